@@ -1,0 +1,213 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
+	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
+	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
+	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
+
+	"github.com/shardflow/shardflow/flow"
+)
+
+// Handler receives one shard's records, one KCL batch at a time, on that
+// shard's goroutine. It must call ack exactly once, from any goroutine, when
+// everything derived from recs is durable (nil) or was given up on (error).
+// recs and their Data are valid only until HandleBatch returns. A returned
+// error means the batch was not accepted and ack will not be called.
+type Handler interface {
+	HandleBatch(ctx context.Context, shard string, recs []flow.SourceRecord, ack flow.Ack) error
+}
+
+// Config configures a Consumer. AWS carries region and credentials.
+type Config struct {
+	Application string
+	Stream      string
+	WorkerID    string // default: hostname-pid
+	AWS         aws.Config
+	// KinesisEndpoint overrides the Kinesis endpoint (local stand-ins).
+	KinesisEndpoint string
+	// LeaseTable names the lease/checkpoint table (or key space).
+	LeaseTable string
+	// Checkpointer builds the lease and checkpoint store for this worker's
+	// KCL configuration (see checkpoints/).
+	Checkpointer func(*kclcfg.KinesisClientLibConfiguration) chk.Checkpointer
+	// InitialPosition is "TRIM_HORIZON" or "LATEST".
+	InitialPosition      string
+	LeaseDuration        time.Duration
+	ShardSyncInterval    time.Duration
+	MaxRecords           int
+	IdleTimeBetweenReads time.Duration
+	MaxInFlightBatches   int
+	CheckpointInterval   time.Duration
+	Logger               *slog.Logger
+}
+
+// Consumer runs one KCL worker for one stream.
+type Consumer struct {
+	cfg     Config
+	handler Handler
+	log     *slog.Logger
+	worker  *worker.Worker
+
+	// hardCtx is cancelled when a drain runs out of time: it unblocks
+	// processors waiting for acks or for room in flight.
+	hardCtx    context.Context
+	hardCancel context.CancelFunc
+
+	mu      sync.Mutex
+	shards  map[string]*shardProcessor
+	stopped bool
+}
+
+// New checks the config and builds a consumer; Start begins reading.
+func New(cfg Config, h Handler) (*Consumer, error) {
+	if cfg.Application == "" || cfg.Stream == "" {
+		return nil, errors.New("consumer: application and stream are required")
+	}
+	if cfg.Checkpointer == nil || cfg.LeaseTable == "" {
+		return nil, errors.New("consumer: a checkpointer and a lease table are required")
+	}
+	if cfg.WorkerID == "" {
+		host, _ := os.Hostname()
+		cfg.WorkerID = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxInFlightBatches < 1 {
+		cfg.MaxInFlightBatches = 1
+	}
+	c := &Consumer{
+		cfg:     cfg,
+		handler: h,
+		log:     cfg.Logger.With("stream", cfg.Stream, "worker", cfg.WorkerID),
+		shards:  map[string]*shardProcessor{},
+	}
+	c.hardCtx, c.hardCancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Start initialises the checkpointer and starts the KCL worker's loop.
+func (c *Consumer) Start() error {
+	k := kclcfg.NewKinesisClientLibConfigWithCredential(c.cfg.Application, c.cfg.Stream,
+		c.cfg.AWS.Region, c.cfg.WorkerID, c.cfg.AWS.Credentials).
+		WithInitialPositionInStream(initialPosition(c.cfg.InitialPosition)).
+		WithFailoverTimeMillis(ms(c.cfg.LeaseDuration)).
+		WithLeaseRefreshPeriodMillis(ms(c.cfg.LeaseDuration) / 2).
+		WithShardSyncIntervalMillis(ms(c.cfg.ShardSyncInterval)).
+		WithMaxRecords(c.cfg.MaxRecords).
+		WithIdleTimeBetweenReadsInMillis(ms(c.cfg.IdleTimeBetweenReads)).
+		// Empty reads still call ProcessRecords so acks that arrived since
+		// the last batch reach the checkpoint without waiting for traffic.
+		WithCallProcessRecordsEvenForEmptyRecordList(true).
+		WithLogger(kclLogger{c.log}).
+		WithTableName(c.cfg.LeaseTable)
+	k.ParentShardPollIntervalMillis = ms(c.cfg.ShardSyncInterval)
+	if c.cfg.KinesisEndpoint != "" {
+		k = k.WithKinesisEndpoint(c.cfg.KinesisEndpoint)
+	}
+	kc := kinesis.NewFromConfig(c.cfg.AWS, func(o *kinesis.Options) {
+		if c.cfg.KinesisEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.KinesisEndpoint)
+		}
+	})
+	c.worker = worker.NewWorker(processorFactory{c}, k).WithKinesis(kc).WithCheckpointer(c.cfg.Checkpointer(k))
+	if err := c.worker.Start(); err != nil {
+		return fmt.Errorf("consumer: start worker for stream %s: %w", c.cfg.Stream, err)
+	}
+	c.log.Info("consumer started", "application", c.cfg.Application)
+	return nil
+}
+
+// Stop drains: every shard stops reading, waits for its in-flight batches to
+// be acked, checkpoints and releases its lease. If ctx ends first, waiting
+// processors are released without checkpointing what is unacked (it will be
+// replayed) and Stop returns ctx's error once the worker has ended.
+func (c *Consumer) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	if c.stopped || c.worker == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	c.stopped = true
+	c.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { // owned by Stop: ends when the KCL worker has shut down
+		defer close(done)
+		c.worker.Shutdown()
+	}()
+	select {
+	case <-done:
+		c.hardCancel()
+		return nil
+	case <-ctx.Done():
+		c.log.Warn("drain budget exhausted; unacked batches will be replayed by the next owner")
+		c.hardCancel()
+		<-done
+		return fmt.Errorf("consumer: drain of stream %s: %w", c.cfg.Stream, ctx.Err())
+	}
+}
+
+// Healthy reports the first output failure seen by any owned shard.
+func (c *Consumer) Healthy() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, p := range c.shards {
+		if err := p.acks.err(); err != nil {
+			return fmt.Errorf("shard %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// OwnedShards lists the shards this worker is processing now.
+func (c *Consumer) OwnedShards() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]string, 0, len(c.shards))
+	for id := range c.shards {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (c *Consumer) register(p *shardProcessor) {
+	c.mu.Lock()
+	c.shards[p.shard] = p
+	c.mu.Unlock()
+}
+
+func (c *Consumer) unregister(p *shardProcessor) {
+	c.mu.Lock()
+	if c.shards[p.shard] == p {
+		delete(c.shards, p.shard)
+	}
+	c.mu.Unlock()
+}
+
+type processorFactory struct{ c *Consumer }
+
+func (f processorFactory) CreateProcessor() kcl.IRecordProcessor {
+	return &shardProcessor{c: f.c, acks: newAckTracker()}
+}
+
+func initialPosition(s string) kclcfg.InitialPositionInStream {
+	if s == "LATEST" {
+		return kclcfg.LATEST
+	}
+	return kclcfg.TRIM_HORIZON
+}
+
+func ms(d time.Duration) int { return int(d / time.Millisecond) }

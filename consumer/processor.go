@@ -1,0 +1,129 @@
+package consumer
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
+
+	"github.com/shardflow/shardflow/flow"
+)
+
+// shardProcessor is the KCL record processor of one leased shard. All its
+// methods run on the shard's KCL goroutine.
+type shardProcessor struct {
+	c     *Consumer
+	shard string
+	log   *slog.Logger
+	acks  *ackTracker
+	// slots bounds the batches in flight; a batch takes a slot before it is
+	// handed over and its ack gives it back.
+	slots          chan struct{}
+	recs           []flow.SourceRecord // reused across calls
+	lastCheckpoint time.Time
+	reportedFail   bool
+}
+
+func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
+	p.shard = in.ShardId
+	p.log = p.c.log.With("shard", p.shard)
+	p.slots = make(chan struct{}, p.c.cfg.MaxInFlightBatches)
+	p.c.register(p)
+	p.log.Info("shard lease taken", "checkpoint", aws.ToString(in.ExtendedSequenceNumber.SequenceNumber))
+}
+
+func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
+	p.checkpoint(in.Checkpointer, false)
+	if len(in.Records) == 0 {
+		return
+	}
+	if err := p.acks.err(); err != nil {
+		// An output gave up on an earlier batch: this shard's checkpoint
+		// is frozen. Reading on would only pile up work that cannot be
+		// checkpointed, so hold the shard until the process is restarted
+		// (or drained) and the records are replayed from the checkpoint.
+		if !p.reportedFail {
+			p.log.Error("output failed; checkpoints stopped for this shard until restart", "err", err)
+			p.reportedFail = true
+		}
+		<-p.c.hardCtx.Done()
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-p.c.hardCtx.Done():
+		return
+	}
+	p.recs = p.recs[:0]
+	for i := range in.Records {
+		r := &in.Records[i]
+		p.recs = append(p.recs, flow.SourceRecord{
+			Data:           r.Data,
+			PartitionKey:   aws.ToString(r.PartitionKey),
+			SequenceNumber: aws.ToString(r.SequenceNumber),
+			ArrivalTime:    aws.ToTime(r.ApproximateArrivalTimestamp),
+		})
+	}
+	lastSeq := p.recs[len(p.recs)-1].SequenceNumber
+	ack := p.acks.add(lastSeq)
+	release := func(err error) {
+		<-p.slots
+		ack(err)
+	}
+	if err := p.c.handler.HandleBatch(p.c.hardCtx, p.shard, p.recs, release); err != nil {
+		release(err)
+		p.log.Error("batch not accepted", "last_sequence", lastSeq, "err", err)
+	}
+}
+
+func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
+	defer p.c.unregister(p)
+	reason := aws.ToString(kcl.ShutdownReasonMessage(in.ShutdownReason))
+	if in.ShutdownReason == kcl.ZOMBIE {
+		p.log.Warn("shard lease lost; not checkpointing")
+		return
+	}
+	// Wait for everything handed over to be acked (or for the drain budget
+	// to run out), then checkpoint what is acked.
+	select {
+	case <-p.acks.idleCh():
+	case <-p.c.hardCtx.Done():
+	}
+	if in.ShutdownReason == kcl.TERMINATE && p.acks.inFlight() == 0 && p.acks.err() == nil {
+		p.checkpoint(in.Checkpointer, true)
+		// SHARD_END lets the children start: only now, with every record
+		// of the parent durable.
+		if err := in.Checkpointer.Checkpoint(nil); err != nil {
+			p.log.Error("checkpoint SHARD_END", "err", err)
+			return
+		}
+		p.log.Info("shard finished (SHARD_END)")
+		return
+	}
+	p.checkpoint(in.Checkpointer, true)
+	p.log.Info("shard released", "reason", reason, "unacked_batches", p.acks.inFlight())
+}
+
+// checkpoint writes the acked position when it moved and the interval has
+// passed (or force).
+func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force bool) {
+	if !force && time.Since(p.lastCheckpoint) < p.c.cfg.CheckpointInterval {
+		return
+	}
+	seq := p.acks.takeCheckpoint()
+	if seq == "" {
+		return
+	}
+	if err := cp.Checkpoint(aws.String(seq)); err != nil {
+		p.log.Error("checkpoint", "sequence", seq, "err", err)
+		// Put it back: the next call retries the same or a later position.
+		p.acks.mu.Lock()
+		if p.acks.acked == "" {
+			p.acks.acked = seq
+		}
+		p.acks.mu.Unlock()
+		return
+	}
+	p.lastCheckpoint = time.Now()
+}

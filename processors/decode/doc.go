@@ -1,0 +1,68 @@
+// Package decode turns the JSON records of one KCL ProcessRecords call into
+// one Arrow record batch of the pipeline's declared schema, and every record
+// that cannot become a row into a dead letter with a reason.
+//
+// It owns the schema's Arrow builders and a strict single-pass JSON scanner
+// (no third-party parser: the ones that are fast are lenient about escapes,
+// control characters and number syntax, and bad input must be caught here).
+// It must never drop a record silently, never let a rejected record leave
+// values behind in the builders, and never keep a reference to
+// SourceRecord.Data after Decode returns. It owns no goroutines and no I/O.
+//
+// # Concurrency
+//
+// A Decoder reuses its builders, scanner and scratch buffers across calls,
+// so it is used by one goroutine at a time: one Decoder per shard processor.
+// The batches it returns are independent of it.
+//
+// # What a record must look like
+//
+// A record is exactly one JSON value (RFC 8259, exactly what encoding/json's
+// json.Valid accepts, nesting up to 10000 levels) with optional surrounding
+// whitespace, and that value is an object. Keys not in the schema are
+// ignored, but their values must still be valid JSON. If a key occurs twice,
+// the last occurrence wins, entirely (as with encoding/json into a map).
+//
+// A field's Path (its Name when empty) is split at dots into keys of nested
+// objects: "user.id" reads {"user":{"id":...}}. A key that itself contains a
+// dot cannot be addressed. Arrays are not indexed.
+//
+// Missing or null (including a null object on the path): the field's Default
+// if it has one, else null if it is Nullable, else the record is a dead
+// letter (missing_field). An object on the path that holds another type
+// ({"user":"u-1"} for user.id) is a type_mismatch, not a missing value.
+//
+// Values are never coerced between JSON types:
+//
+//   - string: a JSON string only (42 is a type_mismatch). Escapes are
+//     decoded; the result must be valid UTF-8, and a \u escape of an
+//     unpaired surrogate is rejected too (invalid_utf8) rather than replaced.
+//   - int64: a JSON number whose exact value is an integer: 42, 42.0 and
+//     4.2e1 are 42; 1.5 is a type_mismatch; beyond ±2^63 is out_of_range.
+//     Evaluated on the decimal digits, never through float64.
+//   - float64: any JSON number, correctly rounded; overflow (1e309) is
+//     out_of_range, underflow rounds to 0. No strings, no NaN/Infinity
+//     (they are not JSON).
+//   - bool: true or false only (not 0/1, not "true").
+//   - timestamp (Arrow timestamp[us, UTC]), by Field.Format:
+//     "rfc3339" (default): a string as time.RFC3339Nano parses it (fraction
+//     optional, any offset, converted to UTC);
+//     "unix": a number of seconds, integer or fractional;
+//     "unix_ms": a number of milliseconds, integer or fractional;
+//     anything else: a Go layout, the value a string (UTC unless the layout
+//     has a zone). A string for unix formats or a number for string formats is
+//     a type_mismatch. Digits below a microsecond are floored (toward the
+//     past), as time.Time.UnixMicro does. Instants outside the years
+//     0001-9999 are out_of_range: RFC 3339 output could not write them.
+//
+// A Default is parsed at New time by the same rules, from its text: "42.0"
+// is a valid int64 default, "1700000000" a valid unix one.
+//
+// # Reasons
+//
+// A dead letter's Reason is "<code>: <detail>", the code one of the Reason*
+// constants (see ReasonCode). When a record has several problems the reason
+// is the first of: invalid JSON, not an object, then the first failing field
+// in schema order. Details name the column and quote at most 64 bytes of
+// input. DeadLetter.Pipeline is left empty for the caller to fill.
+package decode

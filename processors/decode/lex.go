@@ -1,0 +1,231 @@
+package decode
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// strPlain[c] is true for bytes that may appear unescaped in a JSON string and
+// need no further attention. Bytes >= 0x80 pass: UTF-8 validity is checked
+// only for the string values the schema extracts.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// str scans the string at data[i] == '"' and returns the offset after its
+// closing quote and whether it contains escapes.
+func (s *scanner) str(i int) (end int, esc bool) {
+	d := s.data
+	i++
+	for {
+		i = plainRun(d, i)
+		if i >= len(d) {
+			return s.fail("unterminated string", i), false
+		}
+		switch d[i] {
+		case '"':
+			return i + 1, esc
+		case '\\':
+			esc = true
+			if i+1 >= len(d) {
+				return s.fail("unterminated string", i+1), false
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				for j := i + 2; j < i+6; j++ {
+					if j >= len(d) || hexVal(d[j]) < 0 {
+						return s.fail("invalid \\u escape", j), false
+					}
+				}
+				i += 6
+			default:
+				return s.fail("invalid escape", i+1), false
+			}
+		default:
+			return s.fail("control character in string", i), false
+		}
+	}
+}
+
+// plainRun returns the offset of the first byte at or after i that ends a run
+// of plain string bytes (see strPlain). String bodies are most of a record,
+// so it tests eight bytes per step: a word has a quote, a backslash or a
+// control byte exactly when one of these masks is non-zero (the lowest set
+// bit is exact; bits above it may be false positives, hence the byte loop).
+func plainRun(d []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(d); i += 8 {
+		x := binary.LittleEndian.Uint64(d[i:])
+		q := x ^ (ones * '"')
+		b := x ^ (ones * '\\')
+		m := ((q - ones) &^ q) | ((b - ones) &^ b) | ((x - ones*0x20) &^ x)
+		if m &= highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(d) && strPlain[d[i]] {
+		i++
+	}
+	return i
+}
+
+func hexVal(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// number scans a number literal at data[i] ('-' or a digit):
+// -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?
+func (s *scanner) number(i int) int {
+	d := s.data
+	if d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && '1' <= d[i] && d[i] <= '9':
+		i = digits(d, i)
+	default:
+		return s.fail("want a digit", i)
+	}
+	if i < len(d) && d[i] == '.' {
+		if i++; i >= len(d) || !isDigit(d[i]) {
+			return s.fail("want a digit after '.'", i)
+		}
+		i = digits(d, i)
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		if i++; i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || !isDigit(d[i]) {
+			return s.fail("want a digit in the exponent", i)
+		}
+		i = digits(d, i)
+	}
+	return i
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func digits(d []byte, i int) int {
+	for i < len(d) && isDigit(d[i]) {
+		i++
+	}
+	return i
+}
+
+func (s *scanner) literal(i int, lit string) int {
+	if len(s.data)-i < len(lit) || string(s.data[i:i+len(lit)]) != lit {
+		return s.fail("invalid literal", i)
+	}
+	return i + len(lit)
+}
+
+// skipValue validates the value at data[i] without recording anything.
+// It is iterative, with an explicit stack of open containers, so that hostile
+// nesting costs a byte per level instead of a stack frame; depth is the number
+// of containers already open around it.
+func (s *scanner) skipValue(i, depth int) int {
+	d := s.data
+	s.stack = s.stack[:0]
+	for {
+		// A value starts at d[i].
+		if i >= len(d) {
+			return s.fail("want a value", i)
+		}
+		switch c := d[i]; c {
+		case '"':
+			i, _ = s.str(i)
+		case '{', '[':
+			if depth+len(s.stack)+1 > maxDepth {
+				return s.fail("nesting deeper than 10000", i)
+			}
+			closer := byte('}')
+			if c == '[' {
+				closer = ']'
+			}
+			if i = s.ws(i + 1); i < len(d) && d[i] == closer {
+				i++
+				break
+			}
+			s.stack = append(s.stack, c)
+			if c == '{' {
+				i = s.key(i)
+			}
+			if i < 0 {
+				return -1
+			}
+			continue
+		case 't':
+			i = s.literal(i, "true")
+		case 'f':
+			i = s.literal(i, "false")
+		case 'n':
+			i = s.literal(i, "null")
+		default:
+			if c != '-' && !isDigit(c) {
+				return s.fail("want a value", i)
+			}
+			i = s.number(i)
+		}
+		if i < 0 {
+			return -1
+		}
+		// A value ended: close containers until one wants another element.
+		for {
+			if len(s.stack) == 0 {
+				return i
+			}
+			if i = s.ws(i); i >= len(d) {
+				return s.fail("unterminated container", i)
+			}
+			top := s.stack[len(s.stack)-1]
+			if d[i] == ',' {
+				i = s.ws(i + 1)
+				if top == '{' {
+					if i = s.key(i); i < 0 {
+						return -1
+					}
+				}
+				break
+			}
+			if (top == '{' && d[i] == '}') || (top == '[' && d[i] == ']') {
+				i++
+				s.stack = s.stack[:len(s.stack)-1]
+				continue
+			}
+			if top == '{' {
+				return s.fail("want ',' or '}'", i)
+			}
+			return s.fail("want ',' or ']'", i)
+		}
+	}
+}
+
+// key scans `"key" :` and the whitespace after it, inside a skipped object.
+func (s *scanner) key(i int) int {
+	if i >= len(s.data) || s.data[i] != '"' {
+		return s.fail("want a string key", i)
+	}
+	if i, _ = s.str(i); i < 0 {
+		return -1
+	}
+	if i = s.ws(i); i >= len(s.data) || s.data[i] != ':' {
+		return s.fail("want ':' after a key", i)
+	}
+	return s.ws(i + 1)
+}

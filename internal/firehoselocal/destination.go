@@ -1,0 +1,222 @@
+package firehoselocal
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Model constraints (Firehose API model, 2015-08-04).
+var (
+	streamNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+	bucketARNPattern  = regexp.MustCompile(`^arn:.*:s3:::[\w.\-]{1,255}$`)
+	roleARNPattern    = regexp.MustCompile(`^arn:.*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$`)
+	fileExtPattern    = regexp.MustCompile(`^$|^\.[0-9a-z!\-_.*'()]+$`)
+)
+
+const (
+	defaultSizeMiB     = 5
+	defaultIntervalSec = 300
+	mib                = 1 << 20
+)
+
+// destination is a validated S3 destination.
+type destination struct {
+	extended    bool // created with ExtendedS3DestinationConfiguration
+	roleARN     string
+	bucketARN   string
+	bucket      string
+	prefix      string
+	errorPrefix string
+	sizeMiB     int32
+	intervalSec int32
+	compression string
+	fileExt     string
+	cloudWatch  cloudWatchLoggingOptions
+}
+
+// sizeThreshold is the size trigger in bytes. Firehose's "MB" is MiB.
+func (d *destination) sizeThreshold() int { return int(d.sizeMiB) * mib }
+
+// extension is appended to object keys: FileExtension when set, else the
+// compression's own.
+func (d *destination) extension() string {
+	if d.fileExt != "" {
+		return d.fileExt
+	}
+	if d.compression == "GZIP" {
+		return ".gz"
+	}
+	return ""
+}
+
+// checkStreamName validates a DeliveryStreamName member against the model.
+func checkStreamName(v *violations, path string, name *string) {
+	switch {
+	case name == nil:
+		v.null(path)
+	case len(*name) < 1:
+		v.add(quoted(*name), path, "Member must have length greater than or equal to 1")
+	case len(*name) > 64:
+		v.add(quoted(*name), path, "Member must have length less than or equal to 64")
+	case !streamNamePattern.MatchString(*name):
+		v.add(quoted(*name), path, "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+	}
+}
+
+// checkS3Config records model constraint violations of an S3 destination
+// configuration found at path (e.g. "extendedS3DestinationConfiguration").
+func checkS3Config(v *violations, path string, c *s3DestinationConfiguration) {
+	at := func(member string) string { return path + "." + member }
+	switch {
+	case c.RoleARN == nil:
+		v.null(at("roleARN"))
+	case len(*c.RoleARN) > 512 || !roleARNPattern.MatchString(*c.RoleARN):
+		v.add(quoted(*c.RoleARN), at("roleARN"), `Member must satisfy regular expression pattern: arn:.*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+`)
+	}
+	switch {
+	case c.BucketARN == nil:
+		v.null(at("bucketARN"))
+	case len(*c.BucketARN) > 2048 || !bucketARNPattern.MatchString(*c.BucketARN):
+		v.add(quoted(*c.BucketARN), at("bucketARN"), `Member must satisfy regular expression pattern: arn:.*:s3:::[\w\.\-]{1,255}`)
+	}
+	checkMaxLen(v, at("prefix"), c.Prefix, 1024)
+	checkMaxLen(v, at("errorOutputPrefix"), c.ErrorOutputPrefix, 1024)
+	if h := c.BufferingHints; h != nil {
+		checkRange(v, at("bufferingHints.sizeInMBs"), h.SizeInMBs, 1, 128)
+		checkRange(v, at("bufferingHints.intervalInSeconds"), h.IntervalInSeconds, 0, 900)
+	}
+	if f := c.CompressionFormat; f != nil {
+		switch *f {
+		case "UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY":
+		default:
+			v.add(quoted(*f), at("compressionFormat"), "Member must satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY]")
+		}
+	}
+	if e := c.FileExtension; e != nil && (len(*e) > 128 || !fileExtPattern.MatchString(*e)) {
+		v.add(quoted(*e), at("fileExtension"), `Member must satisfy regular expression pattern: ^$|\.[0-9a-z!\-_.*'()]+`)
+	}
+}
+
+func checkMaxLen(v *violations, path string, s *string, max int) {
+	if s != nil && len(*s) > max {
+		v.add(quoted(*s), path, fmt.Sprintf("Member must have length less than or equal to %d", max))
+	}
+}
+
+func checkRange(v *violations, path string, n *int32, lo, hi int32) {
+	if n == nil {
+		return
+	}
+	if *n < lo {
+		v.add(quoted(*n), path, fmt.Sprintf("Member must have value greater than or equal to %d", lo))
+	}
+	if *n > hi {
+		v.add(quoted(*n), path, fmt.Sprintf("Member must have value less than or equal to %d", hi))
+	}
+}
+
+// buildDestination applies defaults and refuses, by name, everything
+// firehose-local does not emulate yet. c has passed checkS3Config.
+func buildDestination(c *s3DestinationConfiguration, extended bool) (destination, error) {
+	d := destination{
+		extended:    extended,
+		roleARN:     *c.RoleARN,
+		bucketARN:   *c.BucketARN,
+		bucket:      (*c.BucketARN)[strings.LastIndex(*c.BucketARN, ":")+1:],
+		sizeMiB:     defaultSizeMiB,
+		intervalSec: defaultIntervalSec,
+		compression: "UNCOMPRESSED",
+	}
+	if c.Prefix != nil {
+		d.prefix = *c.Prefix
+	}
+	if c.ErrorOutputPrefix != nil {
+		d.errorPrefix = *c.ErrorOutputPrefix
+	}
+	if strings.Contains(d.prefix, "!{") {
+		return d, unsupported("A Prefix with !{...} expressions")
+	}
+	if h := c.BufferingHints; h != nil {
+		if (h.SizeInMBs == nil) != (h.IntervalInSeconds == nil) {
+			return d, invalidArgument("BufferingHints: SizeInMBs and IntervalInSeconds must be specified together")
+		}
+		if h.SizeInMBs != nil {
+			d.sizeMiB, d.intervalSec = *h.SizeInMBs, *h.IntervalInSeconds
+		}
+	}
+	if c.CompressionFormat != nil {
+		d.compression = *c.CompressionFormat
+	}
+	if d.compression != "UNCOMPRESSED" && d.compression != "GZIP" {
+		return d, unsupported("CompressionFormat " + d.compression)
+	}
+	if e := c.EncryptionConfiguration; e != nil && len(e.KMSEncryptionConfig) > 0 && string(e.KMSEncryptionConfig) != "null" {
+		return d, unsupported("KMSEncryptionConfig")
+	}
+	if c.CloudWatchLoggingOptions != nil {
+		d.cloudWatch = *c.CloudWatchLoggingOptions
+	}
+	if !extended {
+		return d, nil
+	}
+	if isEnabled(c.ProcessingConfiguration, false) {
+		return d, unsupported("ProcessingConfiguration")
+	}
+	// The model: format conversion is enabled by default once configured.
+	if isEnabled(c.DataFormatConversionConfiguration, true) {
+		return d, unsupported("DataFormatConversionConfiguration")
+	}
+	if isEnabled(c.DynamicPartitioningConfiguration, false) {
+		return d, unsupported("DynamicPartitioningConfiguration")
+	}
+	if c.S3BackupMode != nil && *c.S3BackupMode != "Disabled" {
+		return d, unsupported("S3BackupMode " + *c.S3BackupMode)
+	}
+	if len(c.S3BackupConfiguration) > 0 && string(c.S3BackupConfiguration) != "null" {
+		return d, unsupported("S3BackupConfiguration")
+	}
+	if c.CustomTimeZone != nil && *c.CustomTimeZone != "" && *c.CustomTimeZone != "UTC" {
+		return d, unsupported("CustomTimeZone " + *c.CustomTimeZone)
+	}
+	if c.FileExtension != nil {
+		d.fileExt = *c.FileExtension
+	}
+	return d, nil
+}
+
+// isEnabled reads an optional {"Enabled": bool} block.
+func isEnabled(f *enabledFlag, defaultWhenPresent bool) bool {
+	if f == nil {
+		return false
+	}
+	if f.Enabled == nil {
+		return defaultWhenPresent
+	}
+	return *f.Enabled
+}
+
+// describe renders d as the API's destination description. The service
+// answers both the extended and the plain view for an S3 destination.
+func (d *destination) describe() destinationDescription {
+	size, interval := d.sizeMiB, d.intervalSec
+	base := s3DestinationDescription{
+		RoleARN:                  d.roleARN,
+		BucketARN:                d.bucketARN,
+		Prefix:                   d.prefix,
+		ErrorOutputPrefix:        d.errorPrefix,
+		BufferingHints:           bufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval},
+		CompressionFormat:        d.compression,
+		EncryptionConfiguration:  encryptionConfiguration{NoEncryptionConfig: "NoEncryption"},
+		CloudWatchLoggingOptions: d.cloudWatch,
+	}
+	return destinationDescription{
+		DestinationId:            "destinationId-000000000001",
+		S3DestinationDescription: base,
+		ExtendedS3DestinationDescription: extendedS3DestinationDescription{
+			s3DestinationDescription: base,
+			S3BackupMode:             "Disabled",
+			FileExtension:            d.fileExt,
+		},
+	}
+}

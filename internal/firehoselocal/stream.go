@@ -1,0 +1,267 @@
+package firehoselocal
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+const (
+	statusCreating = "CREATING"
+	statusActive   = "ACTIVE"
+	statusDeleting = "DELETING"
+
+	// versionID is the stream's destination version: 1 until UpdateDestination,
+	// which firehose-local does not implement yet.
+	versionID = "1"
+)
+
+// batch is a run of records that becomes one S3 object.
+type batch struct {
+	data    []byte
+	records int
+	oldest  time.Time // arrival of the first record: names the object
+	key     string    // set when sealed, kept across retries
+	body    []byte    // encoded object, computed on the first upload attempt
+}
+
+// stream is one delivery stream: its configuration, buffer and counters.
+// Its goroutine (run) owns uploads; puts only append and seal under mu.
+type stream struct {
+	name    string
+	arn     string
+	created time.Time
+	dest    destination
+
+	kick     chan struct{} // a batch was sealed: deliver without waiting a tick
+	stopc    chan struct{} // closed once by stop
+	stopOnce sync.Once
+
+	mu      sync.Mutex
+	state   string
+	cur     *batch   // open batch, nil when empty
+	sealed  []*batch // waiting for upload, oldest first
+	faults  Faults
+	rng     *rand.Rand
+	stats   StreamStats
+	deleted bool
+	// draining is set when the final flush starts; from then on puts are
+	// refused, because a record appended after that flush would be lost.
+	draining bool
+}
+
+func newStream(name, arn string, created time.Time, d destination) *stream {
+	return &stream{
+		name:    name,
+		arn:     arn,
+		created: created,
+		dest:    d,
+		kick:    make(chan struct{}, 1),
+		stopc:   make(chan struct{}),
+		state:   statusCreating,
+		rng:     newRand(0),
+	}
+}
+
+func (st *stream) status() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.state
+}
+
+// stop asks run to flush and return. Safe to call more than once.
+func (st *stream) stop() { st.stopOnce.Do(func() { close(st.stopc) }) }
+
+// acceptingLocked reports why the stream cannot take records now, if it
+// cannot. Puts check it under the same lock hold as the append, so that no
+// record slips in after the final flush. Caller holds mu.
+func (st *stream) acceptingLocked(s *Server) error {
+	switch {
+	case st.draining && !st.deleted:
+		return serviceUnavailable("firehose-local is shutting down")
+	case st.state != statusActive:
+		return s.notFound(st.name)
+	}
+	return nil
+}
+
+// appendLocked buffers one record that arrived at now. It seals the open
+// batch first when the record would take it past the size hint, and after
+// when the record fills it, so objects stay within SizeInMBs (a record is at
+// most 1,024,000 bytes, below the 1 MiB minimum hint). Caller holds mu.
+func (st *stream) appendLocked(data []byte, now time.Time) {
+	limit := st.dest.sizeThreshold()
+	if st.cur != nil && len(st.cur.data)+len(data) > limit {
+		st.sealLocked()
+	}
+	if st.cur == nil {
+		st.cur = &batch{oldest: now}
+	}
+	st.cur.data = append(st.cur.data, data...)
+	st.cur.records++
+	st.stats.RecordsAccepted++
+	st.stats.BytesAccepted += int64(len(data))
+	st.stats.BufferedBytes += int64(len(data))
+	if len(st.cur.data) >= limit {
+		st.sealLocked()
+	}
+}
+
+// sealLocked closes the open batch and queues it for upload under a key
+// fixed now, so that retries overwrite the same object. Caller holds mu.
+func (st *stream) sealLocked() {
+	b := st.cur
+	if b == nil {
+		return
+	}
+	st.cur = nil
+	b.key = objectKey(&st.dest, st.name, b.oldest, uuid.NewString())
+	st.sealed = append(st.sealed, b)
+	select {
+	case st.kick <- struct{}{}:
+	default: // a kick is already pending
+	}
+}
+
+// sealIfDue applies the interval trigger: the open batch is sealed once its
+// oldest record has waited IntervalInSeconds.
+func (st *stream) sealIfDue(now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.cur != nil && now.Sub(st.cur.oldest) >= time.Duration(st.dest.intervalSec)*time.Second {
+		st.sealLocked()
+	}
+}
+
+// next returns the oldest sealed batch, or nil.
+func (st *stream) next() *batch {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.sealed) == 0 {
+		return nil
+	}
+	return st.sealed[0]
+}
+
+// delivered removes b, which was uploaded, from the queue.
+func (st *stream) delivered(b *batch) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.sealed = st.sealed[1:]
+	st.stats.ObjectsDelivered++
+	st.stats.RecordsDelivered += int64(b.records)
+	st.stats.BytesDelivered += int64(len(b.data))
+	st.stats.BufferedBytes -= int64(len(b.data))
+}
+
+func (st *stream) deliveryFailed(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.stats.DeliveryFailures++
+	st.stats.LastDeliveryError = err.Error()
+}
+
+// run is the stream's goroutine: creation delay, then the interval ticker
+// and uploads, then a final flush when stopped.
+func (st *stream) run(s *Server) {
+	if d := s.cfg.CreateDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-st.stopc:
+			t.Stop()
+			return // nothing can have been buffered while CREATING
+		}
+	}
+	st.mu.Lock()
+	if st.state == statusCreating {
+		st.state = statusActive
+	}
+	st.mu.Unlock()
+
+	tick := time.NewTicker(s.cfg.FlushTick)
+	defer tick.Stop()
+	var r retry
+	for {
+		select {
+		case <-st.stopc:
+			st.drain(s)
+			return
+		case <-tick.C:
+			st.sealIfDue(s.cfg.Now())
+		case <-st.kick:
+		}
+		if r.due() {
+			st.deliverAll(s, &r)
+		}
+	}
+}
+
+// deliverAll uploads sealed batches in order until the queue is empty or an
+// upload fails; a failure schedules the next attempt on r.
+func (st *stream) deliverAll(s *Server, r *retry) {
+	for b := st.next(); b != nil; b = st.next() {
+		if err := s.upload(s.baseCtx, st, b); err != nil {
+			st.deliveryFailed(err)
+			wait := r.failed()
+			s.log.Warn("S3 delivery failed; keeping the buffer and retrying",
+				"stream", st.name, "key", b.key, "retry_in", wait, "err", err)
+			return
+		}
+		r.succeeded()
+		st.delivered(b)
+	}
+}
+
+// drain seals the open batch and uploads everything, retrying with backoff
+// until it succeeds or the server's context ends (Close's deadline).
+func (st *stream) drain(s *Server) {
+	st.mu.Lock()
+	st.draining = true
+	st.sealLocked()
+	st.mu.Unlock()
+	var r retry
+	for st.next() != nil {
+		st.deliverAll(s, &r)
+		if st.next() == nil {
+			return
+		}
+		t := time.NewTimer(r.wait())
+		select {
+		case <-t.C:
+		case <-s.baseCtx.Done():
+			t.Stop()
+			s.log.Error("giving up delivery at shutdown", "stream", st.name,
+				"undelivered_bytes", st.snapshot().BufferedBytes)
+			return
+		}
+	}
+}
+
+// retry is an upload backoff: real time, not the injected clock, because it
+// paces calls to S3 rather than emulating Firehose time.
+type retry struct {
+	failures int
+	at       time.Time
+}
+
+const (
+	retryBase = 100 * time.Millisecond
+	retryMax  = 5 * time.Second
+)
+
+func (r *retry) due() bool { return r.at.IsZero() || !time.Now().Before(r.at) }
+
+func (r *retry) wait() time.Duration { return time.Until(r.at) }
+
+func (r *retry) failed() time.Duration {
+	d := retryBase << min(r.failures, 10)
+	d = min(d, retryMax)
+	r.failures++
+	r.at = time.Now().Add(d)
+	return d
+}
+
+func (r *retry) succeeded() { *r = retry{} }

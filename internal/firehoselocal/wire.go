@@ -1,0 +1,182 @@
+package firehoselocal
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Wire shapes of the Firehose API (member names as in the model). Only what
+// firehose-local reads or answers is declared; pointers distinguish "absent"
+// from zero where the model's defaults or required-ness depend on it.
+
+type bufferingHints struct {
+	SizeInMBs         *int32 `json:",omitempty"`
+	IntervalInSeconds *int32 `json:",omitempty"`
+}
+
+type cloudWatchLoggingOptions struct {
+	Enabled       bool
+	LogGroupName  string `json:",omitempty"`
+	LogStreamName string `json:",omitempty"`
+}
+
+type encryptionConfiguration struct {
+	NoEncryptionConfig  string          `json:",omitempty"`
+	KMSEncryptionConfig json.RawMessage `json:",omitempty"`
+}
+
+type enabledFlag struct {
+	Enabled *bool
+}
+
+// s3DestinationConfiguration covers both S3DestinationConfiguration and
+// ExtendedS3DestinationConfiguration; the extended-only members are ignored
+// for the plain kind, as the service ignores members a shape does not have.
+type s3DestinationConfiguration struct {
+	RoleARN                  *string
+	BucketARN                *string
+	Prefix                   *string
+	ErrorOutputPrefix        *string
+	BufferingHints           *bufferingHints
+	CompressionFormat        *string
+	EncryptionConfiguration  *encryptionConfiguration
+	CloudWatchLoggingOptions *cloudWatchLoggingOptions
+
+	// Extended only.
+	ProcessingConfiguration           *enabledFlag
+	DataFormatConversionConfiguration *enabledFlag
+	DynamicPartitioningConfiguration  *enabledFlag
+	S3BackupMode                      *string
+	S3BackupConfiguration             json.RawMessage
+	FileExtension                     *string
+	CustomTimeZone                    *string
+}
+
+type createDeliveryStreamInput struct {
+	DeliveryStreamName                 *string
+	DeliveryStreamType                 *string
+	S3DestinationConfiguration         *s3DestinationConfiguration
+	ExtendedS3DestinationConfiguration *s3DestinationConfiguration
+}
+
+type createDeliveryStreamOutput struct {
+	DeliveryStreamARN string
+}
+
+type describeDeliveryStreamInput struct {
+	DeliveryStreamName *string
+}
+
+type describeDeliveryStreamOutput struct {
+	DeliveryStreamDescription deliveryStreamDescription
+}
+
+type deliveryStreamDescription struct {
+	DeliveryStreamName                    string
+	DeliveryStreamARN                     string
+	DeliveryStreamStatus                  string
+	DeliveryStreamType                    string
+	VersionId                             string
+	CreateTimestamp                       epochSeconds
+	DeliveryStreamEncryptionConfiguration encryptionStatus
+	Destinations                          []destinationDescription
+	HasMoreDestinations                   bool
+}
+
+type encryptionStatus struct {
+	Status string
+}
+
+type destinationDescription struct {
+	DestinationId                    string
+	S3DestinationDescription         s3DestinationDescription
+	ExtendedS3DestinationDescription extendedS3DestinationDescription
+}
+
+type s3DestinationDescription struct {
+	RoleARN                  string
+	BucketARN                string
+	Prefix                   string
+	ErrorOutputPrefix        string `json:",omitempty"`
+	BufferingHints           bufferingHints
+	CompressionFormat        string
+	EncryptionConfiguration  encryptionConfiguration
+	CloudWatchLoggingOptions cloudWatchLoggingOptions
+}
+
+type extendedS3DestinationDescription struct {
+	s3DestinationDescription
+	S3BackupMode  string
+	FileExtension string `json:",omitempty"`
+}
+
+type listDeliveryStreamsInput struct {
+	Limit                            *int32
+	DeliveryStreamType               *string
+	ExclusiveStartDeliveryStreamName *string
+}
+
+type listDeliveryStreamsOutput struct {
+	DeliveryStreamNames    []string
+	HasMoreDeliveryStreams bool
+}
+
+type deleteDeliveryStreamInput struct {
+	DeliveryStreamName *string
+	AllowForceDelete   *bool
+}
+
+type record struct {
+	Data *[]byte // base64 on the wire; encoding/json decodes it
+}
+
+type putRecordInput struct {
+	DeliveryStreamName *string
+	Record             *record
+}
+
+type putRecordOutput struct {
+	RecordId  string
+	Encrypted bool
+}
+
+type putRecordBatchInput struct {
+	DeliveryStreamName *string
+	Records            *[]record
+}
+
+type putRecordBatchResponseEntry struct {
+	RecordId     string `json:",omitempty"`
+	ErrorCode    string `json:",omitempty"`
+	ErrorMessage string `json:",omitempty"`
+}
+
+type putRecordBatchOutput struct {
+	FailedPutCount   int
+	Encrypted        bool
+	RequestResponses []putRecordBatchResponseEntry
+}
+
+// epochSeconds is how AWS JSON 1.1 carries timestamps: fractional seconds
+// since the Unix epoch as a JSON number.
+type epochSeconds time.Time
+
+func (t epochSeconds) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	return []byte(strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)), nil
+}
+
+// decodeInput parses a request body. An empty body is an empty input, as the
+// service treats it.
+func decodeInput(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return serializationError(fmt.Errorf("cannot parse the request body: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,29 @@
+// Package testenv connects tests to the local stack that deploy/local/up
+// starts (or reuses): kinesalite, dynalite, s3-local, firehose-local, Redis
+// and PostgreSQL, all on 127.0.0.1.
+//
+// Endpoints come from the process environment (the SHARDFLOW_* variables
+// that `make test` exports from deploy/local/.state/env); any that are
+// missing are read from that file directly, found by walking up from the
+// working directory to the module root, so `go test ./...` also works after
+// a plain `make up`.
+//
+// A missing service fails the test, it never skips it: a test suite that
+// silently skips its integration tests reports green without having tested
+// anything. The failure message names the service and endpoint and says to
+// run `make up` (or `make test`, which brings the stack up first).
+//
+// Every helper that creates something (a Kinesis stream, Redis keys, a
+// PostgreSQL database) removes it in tb.Cleanup, so tests can run in parallel
+// and against a long-lived stack:
+//
+//	func TestSomething(t *testing.T) {
+//		env := testenv.Load(t)
+//		kc := env.Kinesis(t)
+//		stream := testenv.UniqueName(t, "clicks")
+//		testenv.CreateStream(t, kc, stream, 2)
+//		rdb, prefix := env.Redis(t) // use keys under prefix only
+//		dbURL := env.PostgresDB(t)  // a fresh database, dropped at cleanup
+//		...
+//	}
+package testenv

@@ -64,6 +64,9 @@ type Consumer struct {
 	// processors waiting for acks or for room in flight.
 	hardCtx    context.Context
 	hardCancel context.CancelFunc
+	// stopping is closed when a drain starts: processors stop handing over
+	// new batches (they would only be replayed) and stop waiting for room.
+	stopping chan struct{}
 
 	mu      sync.Mutex
 	shards  map[string]*shardProcessor
@@ -89,10 +92,11 @@ func New(cfg Config, h Handler) (*Consumer, error) {
 		cfg.MaxInFlightBatches = 1
 	}
 	c := &Consumer{
-		cfg:     cfg,
-		handler: h,
-		log:     cfg.Logger.With("stream", cfg.Stream, "worker", cfg.WorkerID),
-		shards:  map[string]*shardProcessor{},
+		cfg:      cfg,
+		handler:  h,
+		log:      cfg.Logger.With("stream", cfg.Stream, "worker", cfg.WorkerID),
+		shards:   map[string]*shardProcessor{},
+		stopping: make(chan struct{}),
 	}
 	c.hardCtx, c.hardCancel = context.WithCancel(context.Background())
 	return c, nil
@@ -142,6 +146,7 @@ func (c *Consumer) Stop(ctx context.Context) error {
 	}
 	c.stopped = true
 	c.mu.Unlock()
+	close(c.stopping)
 
 	done := make(chan struct{})
 	go func() { // owned by Stop: ends when the KCL worker has shut down

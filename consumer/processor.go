@@ -47,11 +47,21 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 			p.log.Error("output failed; checkpoints stopped for this shard until restart", "err", err)
 			p.reportedFail = true
 		}
-		<-p.c.hardCtx.Done()
+		select {
+		case <-p.c.stopping:
+		case <-p.c.hardCtx.Done():
+		}
 		return
 	}
 	select {
+	case <-p.c.stopping:
+		return // not handed over, not checkpointed: the next owner reads it
+	default:
+	}
+	select {
 	case p.slots <- struct{}{}:
+	case <-p.c.stopping:
+		return
 	case <-p.c.hardCtx.Done():
 		return
 	}

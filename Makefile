@@ -1,0 +1,45 @@
+# shardflow — the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+STATE := deploy/local/.state
+
+.PHONY: all build up down demo test test-short vet fmt bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Starts (or reuses) the local stack and writes $(STATE)/env.
+up:
+	deploy/local/up
+
+down:
+	deploy/local/down
+
+demo: build
+	deploy/local/demo
+
+# Unit and integration tests against the real local services. `up` is
+# idempotent: it reuses what already answers and starts what is missing.
+test: up
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	set -a; . $(STATE)/env; set +a; $(GO) test -race -count=1 -timeout 20m ./...
+
+# Tests that need no local services.
+test-short:
+	$(GO) test -short -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/shardflow/shardflow/internal/delivered"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// cmdLocal manages resources on the local stack (deploy/local). It refuses
+// to touch anything that is not on a loopback endpoint: `setup` deletes and
+// recreates streams and tables.
+func cmdLocal(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: shardflow local setup|report -c FILE [flags]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("local "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "pipeline config file")
+	bucket := fs.String("bucket", os.Getenv("SHARDFLOW_S3_BUCKET"), "S3 bucket Firehose delivers to (env SHARDFLOW_S3_BUCKET)")
+	shards := fs.Int("shards", 4, "setup: shards of the Kinesis stream")
+	interval := fs.Duration("buffer-interval", time.Second, "setup: Firehose buffering interval")
+	expect := fs.Int("expect", 0, "report: wait until this many distinct ids arrived")
+	idField := fs.String("id-field", "event_id", "report: field that identifies a row")
+	timeout := fs.Duration("timeout", 2*time.Minute, "report: how long to wait for --expect")
+	sample := fs.Int("sample", 3, "report: rows to print")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *cfgPath == "" || *bucket == "" {
+		fmt.Fprintln(stderr, "local: -c FILE and --bucket (or SHARDFLOW_S3_BUCKET) are required")
+		return errUsage
+	}
+	cfg, err := pipeline.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	e := cfg.AWS.Endpoints
+	for name, u := range map[string]string{"kinesis": e.Kinesis, "dynamodb": e.DynamoDB, "firehose": e.Firehose, "s3": e.S3} {
+		if !isLoopback(u) {
+			return fmt.Errorf("local: aws.endpoints.%s is %q; local commands only run against loopback endpoints", name, u)
+		}
+	}
+	ctx := context.Background()
+	ac, err := pipeline.LoadAWS(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s3c := s3.NewFromConfig(ac, func(o *s3.Options) { o.BaseEndpoint = aws.String(e.S3); o.UsePathStyle = true })
+	switch args[0] {
+	case "setup":
+		return localSetup(ctx, stdout, cfg, ac, s3c, *bucket, int32(*shards), *interval)
+	case "report":
+		return localReport(ctx, stdout, cfg, s3c, *bucket, *idField, *expect, *timeout, *sample)
+	}
+	fmt.Fprintf(stderr, "local: unknown subcommand %q (want setup or report)\n", args[0])
+	return errUsage
+}
+
+func isLoopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	h := u.Hostname()
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+// localSetup (re)creates the stream, lease table, bucket prefix and delivery
+// streams so that a demo run starts from nothing.
+func localSetup(ctx context.Context, w io.Writer, cfg *pipeline.Config, ac aws.Config, s3c *s3.Client, bucket string, shards int32, interval time.Duration) error {
+	e := cfg.AWS.Endpoints
+	kc := kinesis.NewFromConfig(ac, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(e.Kinesis) })
+	ddb := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.DynamoDB) })
+	fh := firehose.NewFromConfig(ac, func(o *firehose.Options) { o.BaseEndpoint = aws.String(e.Firehose) })
+	stream := cfg.Source.Stream
+
+	if _, err := kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(stream)}); err == nil {
+		if err := kinesis.NewStreamNotExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(stream)}, time.Minute); err != nil {
+			return fmt.Errorf("local: wait for stream %s to go: %w", stream, err)
+		}
+	} else if !isNotFound(err) {
+		return fmt.Errorf("local: delete stream %s: %w", stream, err)
+	}
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(shards)}); err != nil {
+		return fmt.Errorf("local: create stream %s: %w", stream, err)
+	}
+	if err := kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(stream)}, time.Minute); err != nil {
+		return fmt.Errorf("local: wait for stream %s: %w", stream, err)
+	}
+	fmt.Fprintf(w, "kinesis stream %s: %d shards, ACTIVE\n", stream, shards)
+
+	table := cfg.Source.Checkpoints.Table
+	if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err == nil {
+		if err := dynamodb.NewTableNotExistsWaiter(ddb).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
+			return fmt.Errorf("local: wait for lease table %s to go: %w", table, err)
+		}
+		fmt.Fprintf(w, "lease table %s: deleted (the pipeline recreates it)\n", table)
+	} else if !isNotFound(err) {
+		return fmt.Errorf("local: delete lease table %s: %w", table, err)
+	}
+
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		var owned *s3types.BucketAlreadyOwnedByYou
+		var exists *s3types.BucketAlreadyExists
+		if !errors.As(err, &owned) && !errors.As(err, &exists) {
+			return fmt.Errorf("local: create bucket %s: %w", bucket, err)
+		}
+	}
+	for _, o := range cfg.Outputs {
+		name := o.Firehose.DeliveryStream
+		if _, err := fh.DeleteDeliveryStream(ctx, &firehose.DeleteDeliveryStreamInput{DeliveryStreamName: aws.String(name)}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("local: delete delivery stream %s: %w", name, err)
+		}
+		n, err := emptyPrefix(ctx, s3c, bucket, name+"/")
+		if err != nil {
+			return err
+		}
+		if err := delivered.CreateDeliveryStream(ctx, fh, name, bucket, interval); err != nil {
+			return fmt.Errorf("local: %w", err)
+		}
+		fmt.Fprintf(w, "firehose delivery stream %s → s3://%s/%s/ (removed %d old objects), ACTIVE\n", name, bucket, name, n)
+	}
+	return nil
+}
+
+func emptyPrefix(ctx context.Context, c *s3.Client, bucket, prefix string) (int, error) {
+	n := 0
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return n, fmt.Errorf("local: list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key}); err != nil {
+				return n, fmt.Errorf("local: delete s3://%s/%s: %w", bucket, aws.ToString(o.Key), err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+func isNotFound(err error) bool {
+	var k *kintypes.ResourceNotFoundException
+	var d *ddbtypes.ResourceNotFoundException
+	var f *fhtypes.ResourceNotFoundException
+	return errors.As(err, &k) || errors.As(err, &d) || errors.As(err, &f)
+}
+
+// localReport prints what each delivery stream wrote to S3, waiting for
+// --expect distinct ids if given.
+func localReport(ctx context.Context, w io.Writer, cfg *pipeline.Config, s3c *s3.Client, bucket, idField string, expect int, timeout time.Duration, sample int) error {
+	deadline := time.Now().Add(timeout)
+	for _, o := range cfg.Outputs {
+		prefix := o.Firehose.DeliveryStream + "/"
+		var res *delivered.Result
+		for {
+			var err error
+			res, err = delivered.Collect(ctx, s3c, bucket, prefix, idField, sample)
+			if err != nil {
+				return err
+			}
+			if len(res.IDs) >= expect || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		fmt.Fprintf(w, "\ns3://%s/%s — %d objects\n", bucket, prefix, len(res.Objects))
+		for i, obj := range res.Objects {
+			if i == 8 {
+				fmt.Fprintf(w, "  … and %d more\n", len(res.Objects)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %-100s %8d bytes %6d rows\n", obj.Key, obj.Size, obj.Rows)
+		}
+		fmt.Fprintf(w, "rows: %d, distinct %s: %d, duplicates: %d, unreadable lines: %d\n",
+			res.Rows, idField, len(res.IDs), res.Duplicates(), res.BadLines)
+		for _, s := range res.Sample {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+		if expect > 0 && len(res.IDs) < expect {
+			return fmt.Errorf("local report: %d of %d expected rows arrived in s3://%s/%s within %s", len(res.IDs), expect, bucket, prefix, timeout)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Command shardflow runs one pipeline: Kinesis stream → decode → Firehose.
+//
+//	shardflow run -c pipeline.yaml        run the pipeline until SIGTERM/SIGINT
+//	shardflow validate -c pipeline.yaml   check a config, print every error
+//	shardflow produce -c pipeline.yaml    put generated click events into the stream
+//	shardflow local setup|report ...      create/inspect local-stack resources
+//	shardflow version
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stderr)
+	case "validate":
+		err = cmdValidate(args[1:], stdout)
+	case "produce":
+		err = cmdProduce(args[1:], stdout, stderr)
+	case "local":
+		err = cmdLocal(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "shardflow", version)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "shardflow: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintln(stderr, "shardflow:", err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: shardflow <command> [flags]
+
+commands:
+  run -c FILE        run the pipeline described by FILE until SIGTERM/SIGINT
+  validate -c FILE   check FILE and print every problem with its field path
+  produce -c FILE    put generated click events into the pipeline's stream
+  local setup|report create or inspect resources on the local stack
+  version            print the version
+
+Run 'shardflow <command> -h' for a command's flags.
+`)
+}
+
+// newLogger builds the process logger: JSON (for CloudWatch) or text.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want json or text, got %q", format)
+}

@@ -1,0 +1,348 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"gopkg.in/yaml.v3"
+
+	"github.com/shardflow/shardflow/processors/decode"
+)
+
+// Config is one pipeline, as written in its YAML file.
+type Config struct {
+	// Name identifies the pipeline: KCL application name, lease table
+	// default, metric and dead-letter label.
+	Name       string           `yaml:"name"`
+	AWS        AWSConfig        `yaml:"aws"`
+	Source     SourceConfig     `yaml:"source"`
+	Schema     []decode.Field   `yaml:"schema"`
+	Outputs    []OutputConfig   `yaml:"outputs"`
+	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
+	// ShutdownTimeout bounds the drain on SIGTERM (ECS waits 30 s by default
+	// before SIGKILL).
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// AWSConfig holds the region and optional endpoint overrides (for local
+// stand-ins); empty endpoints use the SDK's defaults.
+type AWSConfig struct {
+	Region    string          `yaml:"region"`
+	Endpoints EndpointsConfig `yaml:"endpoints"`
+}
+
+// EndpointsConfig overrides service endpoints.
+type EndpointsConfig struct {
+	Kinesis  string `yaml:"kinesis"`
+	DynamoDB string `yaml:"dynamodb"`
+	Firehose string `yaml:"firehose"`
+	S3       string `yaml:"s3"`
+}
+
+// SourceConfig describes the Kinesis stream and how its shards are leased.
+type SourceConfig struct {
+	Stream string `yaml:"stream"`
+	// InitialPosition applies to shards with no checkpoint yet:
+	// TRIM_HORIZON (default) or LATEST.
+	InitialPosition string `yaml:"initial_position"`
+	// Checkpoints names the lease and checkpoint store.
+	Checkpoints CheckpointsConfig `yaml:"checkpoints"`
+	// LeaseDuration is how long a lease lasts without renewal before another
+	// worker may take the shard.
+	LeaseDuration Duration `yaml:"lease_duration"`
+	// ShardSyncInterval is how often the worker looks for new shards and
+	// free leases (the KCL takes at most one new lease per tick).
+	ShardSyncInterval Duration `yaml:"shard_sync_interval"`
+	// MaxRecords per GetRecords call (1..10000).
+	MaxRecords int `yaml:"max_records"`
+	// IdleTimeBetweenReads is the pause after an empty read.
+	IdleTimeBetweenReads Duration `yaml:"idle_time_between_reads"`
+	// MaxInFlightBatches per shard: batches handed to outputs but not yet
+	// acked. Reading blocks when it is reached.
+	MaxInFlightBatches int `yaml:"max_in_flight_batches"`
+	// CheckpointInterval is the minimum time between checkpoint writes of a
+	// shard.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+}
+
+// CheckpointsConfig selects the checkpoint store.
+type CheckpointsConfig struct {
+	// Type is "dynamodb" (the KCL's lease table).
+	Type string `yaml:"type"`
+	// Table is the DynamoDB lease table; default "shardflow-<name>".
+	Table string `yaml:"table"`
+}
+
+// OutputConfig is one direct output. Exactly one kind is set.
+type OutputConfig struct {
+	Name     string          `yaml:"name"`
+	Firehose *FirehoseConfig `yaml:"firehose"`
+}
+
+// FirehoseConfig sends rows to a Firehose delivery stream.
+type FirehoseConfig struct {
+	DeliveryStream string `yaml:"delivery_stream"`
+	// Format of each row: "ndjson".
+	Format string `yaml:"format"`
+	// Linger is how long a partly filled request waits for more rows.
+	Linger Duration `yaml:"linger"`
+	// MaxInFlight is the number of concurrent PutRecordBatch calls.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// RetryTimeout bounds retries of records Firehose failed; past it the
+	// output reports unhealthy and checkpoints stop advancing.
+	RetryTimeout Duration `yaml:"retry_timeout"`
+}
+
+// DeadLetterConfig says where rejected input goes. Exactly one of File or
+// Stdout; default is a file "dead-letter/<name>.ndjson".
+type DeadLetterConfig struct {
+	File   string `yaml:"file"`
+	Stdout bool   `yaml:"stdout"`
+}
+
+// Duration is a time.Duration written as "250ms", "10s", "5m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 500ms, 10s, 5m)", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Load reads, interpolates, parses, defaults and validates a pipeline file.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: read config: %w", err)
+	}
+	cfg, err := Parse(raw, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse interpolates ${VAR} and ${VAR:-default} using lookup, decodes the
+// YAML strictly (unknown keys are errors), applies defaults and validates.
+func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
+	expanded, err := interpolate(raw, lookup)
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// interpolate replaces ${VAR} (which must be set) and ${VAR:-default}.
+func interpolate(raw []byte, lookup func(string) (string, bool)) ([]byte, error) {
+	var missing []string
+	out := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+		sub := envRef.FindSubmatch(m)
+		name, hasDefault := string(sub[1]), len(sub[2]) > 0
+		if v, ok := lookup(name); ok && (v != "" || !hasDefault) {
+			return []byte(v)
+		}
+		if hasDefault {
+			return sub[3]
+		}
+		missing = append(missing, name)
+		return m
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("environment variable %s is not set (use ${%s:-default} for an optional value)",
+			strings.Join(missing, ", "), missing[0])
+	}
+	return out, nil
+}
+
+// Defaults, chosen for a pipeline that must be fully leased quickly and shut
+// down inside ECS's default 30 s stop timeout.
+const (
+	DefaultLeaseDuration        = 10 * time.Second
+	DefaultShardSyncInterval    = 2 * time.Second
+	DefaultMaxRecords           = 10000
+	DefaultIdleTimeBetweenReads = 500 * time.Millisecond
+	DefaultMaxInFlightBatches   = 8
+	DefaultCheckpointInterval   = time.Second
+	DefaultShutdownTimeout      = 25 * time.Second
+	DefaultFirehoseLinger       = 500 * time.Millisecond
+	DefaultFirehoseMaxInFlight  = 4
+	DefaultFirehoseRetryTimeout = 5 * time.Minute
+)
+
+func (c *Config) applyDefaults() {
+	if c.AWS.Region == "" {
+		c.AWS.Region = "us-east-1"
+	}
+	s := &c.Source
+	if s.InitialPosition == "" {
+		s.InitialPosition = "TRIM_HORIZON"
+	}
+	if s.Checkpoints.Type == "" {
+		s.Checkpoints.Type = "dynamodb"
+	}
+	if s.Checkpoints.Table == "" && c.Name != "" {
+		s.Checkpoints.Table = "shardflow-" + c.Name
+	}
+	setDuration(&s.LeaseDuration, DefaultLeaseDuration)
+	setDuration(&s.ShardSyncInterval, DefaultShardSyncInterval)
+	setDuration(&s.IdleTimeBetweenReads, DefaultIdleTimeBetweenReads)
+	setDuration(&s.CheckpointInterval, DefaultCheckpointInterval)
+	setDuration(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if s.MaxRecords == 0 {
+		s.MaxRecords = DefaultMaxRecords
+	}
+	if s.MaxInFlightBatches == 0 {
+		s.MaxInFlightBatches = DefaultMaxInFlightBatches
+	}
+	for i := range c.Outputs {
+		if f := c.Outputs[i].Firehose; f != nil {
+			if f.Format == "" {
+				f.Format = "ndjson"
+			}
+			setDuration(&f.Linger, DefaultFirehoseLinger)
+			setDuration(&f.RetryTimeout, DefaultFirehoseRetryTimeout)
+			if f.MaxInFlight == 0 {
+				f.MaxInFlight = DefaultFirehoseMaxInFlight
+			}
+		}
+	}
+	if c.DeadLetter.File == "" && !c.DeadLetter.Stdout && c.Name != "" {
+		c.DeadLetter.File = "dead-letter/" + c.Name + ".ndjson"
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+// FieldError is one invalid config value, named by its path.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+
+// Validate checks every field and returns all problems at once, each naming
+// its path (errors.Join of *FieldError).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if !namePattern.MatchString(c.Name) {
+		bad("name", "must be 1-64 characters of [a-zA-Z0-9_.-], got %q", c.Name)
+	}
+	s := c.Source
+	if !namePattern.MatchString(s.Stream) {
+		bad("source.stream", "must be a Kinesis stream name (1-64 of [a-zA-Z0-9_.-]), got %q", s.Stream)
+	}
+	switch s.InitialPosition {
+	case "TRIM_HORIZON", "LATEST":
+	default:
+		bad("source.initial_position", "must be TRIM_HORIZON or LATEST, got %q", s.InitialPosition)
+	}
+	if s.Checkpoints.Type != "dynamodb" {
+		bad("source.checkpoints.type", "must be dynamodb, got %q", s.Checkpoints.Type)
+	}
+	if s.LeaseDuration.D() < time.Second {
+		bad("source.lease_duration", "must be at least 1s, got %s", s.LeaseDuration.D())
+	}
+	if s.ShardSyncInterval.D() < 100*time.Millisecond {
+		bad("source.shard_sync_interval", "must be at least 100ms, got %s", s.ShardSyncInterval.D())
+	}
+	if s.MaxRecords < 1 || s.MaxRecords > 10000 {
+		bad("source.max_records", "must be 1..10000, got %d", s.MaxRecords)
+	}
+	if s.MaxInFlightBatches < 1 || s.MaxInFlightBatches > 1024 {
+		bad("source.max_in_flight_batches", "must be 1..1024, got %d", s.MaxInFlightBatches)
+	}
+	if s.CheckpointInterval.D() < 0 {
+		bad("source.checkpoint_interval", "must not be negative")
+	}
+	if c.ShutdownTimeout.D() < time.Second {
+		bad("shutdown_timeout", "must be at least 1s, got %s", c.ShutdownTimeout.D())
+	}
+	if len(c.Schema) == 0 {
+		bad("schema", "must declare at least one field")
+	} else if d, err := decode.New(memory.DefaultAllocator, c.Schema); err != nil {
+		// decode.New names fields as fields[i]; the YAML key is schema.
+		errs = append(errs, errors.New(strings.ReplaceAll(err.Error(), "fields[", "schema[")))
+	} else {
+		d.Release()
+	}
+	if len(c.Outputs) == 0 {
+		bad("outputs", "must have at least one output")
+	}
+	seen := map[string]int{}
+	for i, o := range c.Outputs {
+		p := fmt.Sprintf("outputs[%d]", i)
+		if !namePattern.MatchString(o.Name) {
+			bad(p+".name", "must be 1-64 characters of [a-zA-Z0-9_.-], got %q", o.Name)
+		} else if j, dup := seen[o.Name]; dup {
+			bad(p+".name", "%q is already the name of outputs[%d]", o.Name, j)
+		} else {
+			seen[o.Name] = i
+		}
+		if o.Firehose == nil {
+			bad(p, "must set one output kind (firehose)")
+			continue
+		}
+		f := o.Firehose
+		if !namePattern.MatchString(f.DeliveryStream) {
+			bad(p+".firehose.delivery_stream", "must be a delivery stream name (1-64 of [a-zA-Z0-9_.-]), got %q", f.DeliveryStream)
+		}
+		if f.Format != "ndjson" {
+			bad(p+".firehose.format", "must be ndjson, got %q", f.Format)
+		}
+		if f.Linger.D() < 0 || f.Linger.D() > time.Minute {
+			bad(p+".firehose.linger", "must be 0..1m, got %s", f.Linger.D())
+		}
+		if f.MaxInFlight < 1 || f.MaxInFlight > 64 {
+			bad(p+".firehose.max_in_flight", "must be 1..64, got %d", f.MaxInFlight)
+		}
+		if f.RetryTimeout.D() < time.Second {
+			bad(p+".firehose.retry_timeout", "must be at least 1s, got %s", f.RetryTimeout.D())
+		}
+	}
+	if c.DeadLetter.File != "" && c.DeadLetter.Stdout {
+		bad("dead_letter", "set file or stdout, not both")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const validYAML = `
+name: clicks
+aws: {region: eu-west-1, endpoints: {kinesis: "${KIN:-}"}}
+source: {stream: clicks}
+schema:
+  - {name: event_id, type: string}
+  - {name: price, type: float64, default: "0"}
+outputs:
+  - name: events
+    firehose: {delivery_stream: clicks-events}
+`
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestParseAppliesDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(validYAML), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Source
+	if s.InitialPosition != "TRIM_HORIZON" || s.Checkpoints.Table != "shardflow-clicks" ||
+		s.LeaseDuration.D() != DefaultLeaseDuration || s.MaxRecords != DefaultMaxRecords {
+		t.Fatalf("source defaults not applied: %+v", s)
+	}
+	f := cfg.Outputs[0].Firehose
+	if f.Format != "ndjson" || f.Linger.D() != DefaultFirehoseLinger || f.MaxInFlight != DefaultFirehoseMaxInFlight {
+		t.Fatalf("firehose defaults not applied: %+v", f)
+	}
+	if cfg.DeadLetter.File != "dead-letter/clicks.ndjson" || cfg.ShutdownTimeout.D() != 25*time.Second {
+		t.Fatalf("dead letter / shutdown defaults: %+v %s", cfg.DeadLetter, cfg.ShutdownTimeout.D())
+	}
+	if cfg.AWS.Endpoints.Kinesis != "" {
+		t.Fatalf("${KIN:-} with KIN unset gave %q, want empty", cfg.AWS.Endpoints.Kinesis)
+	}
+}
+
+func TestParseInterpolatesEnvironment(t *testing.T) {
+	env := map[string]string{"KIN": "http://127.0.0.1:4567"}
+	cfg, err := Parse([]byte(validYAML), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AWS.Endpoints.Kinesis != "http://127.0.0.1:4567" {
+		t.Fatalf("kinesis endpoint = %q", cfg.AWS.Endpoints.Kinesis)
+	}
+	_, err = Parse([]byte(strings.Replace(validYAML, "${KIN:-}", "${NOPE}", 1)), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "NOPE is not set") {
+		t.Fatalf("unset ${NOPE}: err = %v", err)
+	}
+}
+
+// Each bad config must be rejected with an error naming the field path.
+func TestValidateNamesFieldPaths(t *testing.T) {
+	cases := []struct {
+		name, from, to, wantPath string
+	}{
+		{"bad pipeline name", "name: clicks", "name: 'clicks!'", "name:"},
+		{"missing stream", "source: {stream: clicks}", "source: {}", "source.stream:"},
+		{"bad position", "source: {stream: clicks}", "source: {stream: clicks, initial_position: OLDEST}", "source.initial_position:"},
+		{"short lease", "source: {stream: clicks}", "source: {stream: clicks, lease_duration: 10ms}", "source.lease_duration:"},
+		{"max records", "source: {stream: clicks}", "source: {stream: clicks, max_records: 20000}", "source.max_records:"},
+		{"checkpoint store", "source: {stream: clicks}", "source: {stream: clicks, checkpoints: {type: zookeeper}}", "source.checkpoints.type:"},
+		{"bad field type", "type: float64,", "type: money,", "schema[1].type"},
+		{"no outputs", "outputs:\n  - name: events\n    firehose: {delivery_stream: clicks-events}", "outputs: []", "outputs:"},
+		{"no output kind", "    firehose: {delivery_stream: clicks-events}", "", "outputs[0]:"},
+		{"bad delivery stream", "delivery_stream: clicks-events", "delivery_stream: 'a b'", "outputs[0].firehose.delivery_stream:"},
+		{"bad format", "delivery_stream: clicks-events", "delivery_stream: x, format: xml", "outputs[0].firehose.format:"},
+		{"in flight", "delivery_stream: clicks-events", "delivery_stream: x, max_in_flight: 0", ""},
+		{"both dead letters", "outputs:", "dead_letter: {file: x, stdout: true}\noutputs:", "dead_letter:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			y := strings.Replace(validYAML, c.from, c.to, 1)
+			if y == validYAML {
+				t.Fatalf("replacement %q not found", c.from)
+			}
+			_, err := Parse([]byte(y), noEnv)
+			if c.wantPath == "" { // max_in_flight 0 means "default": must be accepted
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.wantPath) {
+				t.Fatalf("err = %v, want one naming %q", err, c.wantPath)
+			}
+		})
+	}
+}
+
+func TestParseRejectsUnknownKeysAndBadDurations(t *testing.T) {
+	if _, err := Parse([]byte(validYAML+"\nshutdown_timout: 5s\n"), noEnv); err == nil || !strings.Contains(err.Error(), "shutdown_timout") {
+		t.Fatalf("misspelled key: err = %v", err)
+	}
+	if _, err := Parse([]byte(validYAML+"\nshutdown_timeout: soon\n"), noEnv); err == nil || !strings.Contains(err.Error(), "not a duration") {
+		t.Fatalf("bad duration: err = %v", err)
+	}
+}
+
+func TestValidateReportsAllProblemsAtOnce(t *testing.T) {
+	_, err := Parse([]byte("name: x\nsource: {stream: ''}\n"), noEnv)
+	if err == nil {
+		t.Fatal("empty config accepted")
+	}
+	for _, p := range []string{"source.stream:", "schema:", "outputs:"} {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error lacks %s:\n%v", p, err)
+		}
+	}
+}

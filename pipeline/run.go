@@ -1,0 +1,254 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+
+	ddbstore "github.com/shardflow/shardflow/checkpoints/dynamodb"
+	"github.com/shardflow/shardflow/consumer"
+	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/processors/decode"
+	"github.com/shardflow/shardflow/sinks/deadletter"
+	"github.com/shardflow/shardflow/sinks/encode"
+	fhout "github.com/shardflow/shardflow/sinks/firehose"
+)
+
+// Options are the process-level settings of a run.
+type Options struct {
+	Logger   *slog.Logger
+	WorkerID string
+	// Allocator for Arrow buffers; default memory.DefaultAllocator.
+	Allocator memory.Allocator
+}
+
+// Pipeline is one running pipeline: a consumer feeding decode and outputs.
+type Pipeline struct {
+	cfg      *Config
+	log      *slog.Logger
+	mem      memory.Allocator
+	consumer *consumer.Consumer
+	outputs  []flow.Output
+	firehose []*fhout.Output
+	dead     *deadletter.Writer
+
+	decMu    sync.Mutex
+	decoders map[string]*decode.Decoder // one per shard; each used by that shard's goroutine only
+
+	recordsIn, rowsOut, deadLetters atomic.Int64
+}
+
+// Counters is a snapshot of a pipeline's totals.
+type Counters struct {
+	RecordsIn, RowsOut, DeadLetters int64
+	Firehose                        []fhout.Stats
+}
+
+// LoadAWS loads the SDK config for cfg (region, default credential chain).
+func LoadAWS(ctx context.Context, cfg *Config) (aws.Config, error) {
+	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.AWS.Region))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("pipeline %s: load AWS config: %w", cfg.Name, err)
+	}
+	return ac, nil
+}
+
+// New builds every part of the pipeline; Run starts it.
+func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Allocator == nil {
+		opts.Allocator = memory.DefaultAllocator
+	}
+	log := opts.Logger.With("pipeline", cfg.Name)
+	ac, err := LoadAWS(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: cfg, log: log, mem: opts.Allocator, decoders: map[string]*decode.Decoder{}}
+	// The schema is validated already; this decoder also gives the Arrow
+	// schema the encoders need.
+	proto, err := decode.New(p.mem, cfg.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: schema: %w", cfg.Name, err)
+	}
+	schema := proto.Schema()
+	proto.Release()
+	if cfg.DeadLetter.Stdout {
+		p.dead = deadletter.NewStream(os.Stdout)
+	} else if p.dead, err = deadletter.OpenFile(cfg.DeadLetter.File); err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+	}
+	fh := firehose.NewFromConfig(ac, func(o *firehose.Options) {
+		if cfg.AWS.Endpoints.Firehose != "" {
+			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Firehose)
+		}
+		// The output's own loop retries failed records by index with
+		// backoff; SDK-level retries of the whole call would resend
+		// records that already succeeded inside it.
+		o.RetryMaxAttempts = 1
+	})
+	for _, oc := range cfg.Outputs {
+		enc, err := encode.NewNDJSON(schema)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
+		}
+		f := oc.Firehose
+		out, err := fhout.New(fhout.Options{
+			Client: fh, DeliveryStream: f.DeliveryStream, Encoder: enc, Pipeline: cfg.Name,
+			DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight,
+			RetryTimeout: f.RetryTimeout.D(), Logger: log.With("output_name", oc.Name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
+		}
+		p.outputs = append(p.outputs, out)
+		p.firehose = append(p.firehose, out)
+	}
+	ddb := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) {
+		if cfg.AWS.Endpoints.DynamoDB != "" {
+			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.DynamoDB)
+		}
+	})
+	store, err := ddbstore.New(ctx, ddb, cfg.Source.Checkpoints.Table)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+	}
+	s := cfg.Source
+	p.consumer, err = consumer.New(consumer.Config{
+		Application: cfg.Name, Stream: s.Stream, WorkerID: opts.WorkerID, AWS: ac,
+		KinesisEndpoint: cfg.AWS.Endpoints.Kinesis, LeaseTable: s.Checkpoints.Table,
+		Checkpointer: store.Checkpointer, InitialPosition: s.InitialPosition,
+		LeaseDuration: s.LeaseDuration.D(), ShardSyncInterval: s.ShardSyncInterval.D(),
+		MaxRecords: s.MaxRecords, IdleTimeBetweenReads: s.IdleTimeBetweenReads.D(),
+		MaxInFlightBatches: s.MaxInFlightBatches, CheckpointInterval: s.CheckpointInterval.D(),
+		Logger: log,
+	}, p)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+	}
+	return p, nil
+}
+
+// Run starts consuming and blocks until ctx is cancelled, then drains within
+// the configured shutdown timeout: stop reading, wait for acks, checkpoint,
+// release leases, close outputs.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if err := p.consumer.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	p.log.Info("draining", "budget", p.cfg.ShutdownTimeout.D())
+	drainCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout.D())
+	defer cancel()
+	var errs []error
+	if err := p.consumer.Stop(drainCtx); err != nil {
+		errs = append(errs, err)
+	}
+	for _, o := range p.outputs {
+		if err := o.Close(drainCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := p.dead.Close(drainCtx); err != nil {
+		errs = append(errs, err)
+	}
+	p.decMu.Lock()
+	for _, d := range p.decoders {
+		d.Release()
+	}
+	p.decoders = nil
+	p.decMu.Unlock()
+	c := p.Counters()
+	p.log.Info("stopped", "records_in", c.RecordsIn, "rows_out", c.RowsOut, "dead_letters", c.DeadLetters)
+	return errors.Join(errs...)
+}
+
+// HandleBatch decodes one shard batch and hands it to every output; the
+// consumer's ack fires when all outputs (and the dead-letter output, if any
+// record was rejected) have acked.
+func (p *Pipeline) HandleBatch(ctx context.Context, shard string, recs []flow.SourceRecord, ack flow.Ack) error {
+	dec, err := p.decoder(shard)
+	if err != nil {
+		return err
+	}
+	b, dead := dec.Decode(shard, recs)
+	defer b.Record.Release()
+	p.recordsIn.Add(int64(len(recs)))
+	p.rowsOut.Add(int64(b.Rows()))
+	parts := len(p.outputs)
+	if len(dead) > 0 {
+		parts++
+	}
+	join := flow.JoinAcks(parts, ack)
+	if len(dead) > 0 {
+		for i := range dead {
+			dead[i].Pipeline = p.cfg.Name
+		}
+		p.deadLetters.Add(int64(len(dead)))
+		if err := p.dead.WriteDeadLetters(ctx, dead, join); err != nil {
+			return fmt.Errorf("pipeline %s: shard %s: dead-letter: %w", p.cfg.Name, shard, err)
+		}
+	}
+	for i, o := range p.outputs {
+		if err := o.Write(ctx, b, join); err != nil {
+			// This and every later output will never ack: fail their parts.
+			err = fmt.Errorf("pipeline %s: shard %s: output %s: %w", p.cfg.Name, shard, p.cfg.Outputs[i].Name, err)
+			for range len(p.outputs) - i {
+				join(err)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) decoder(shard string) (*decode.Decoder, error) {
+	p.decMu.Lock()
+	defer p.decMu.Unlock()
+	if p.decoders == nil {
+		return nil, fmt.Errorf("pipeline %s: shard %s: batch after shutdown", p.cfg.Name, shard)
+	}
+	if d, ok := p.decoders[shard]; ok {
+		return d, nil
+	}
+	d, err := decode.New(p.mem, p.cfg.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: shard %s: %w", p.cfg.Name, shard, err)
+	}
+	p.decoders[shard] = d
+	return d, nil
+}
+
+// Counters returns the pipeline's totals so far.
+func (p *Pipeline) Counters() Counters {
+	c := Counters{RecordsIn: p.recordsIn.Load(), RowsOut: p.rowsOut.Load(), DeadLetters: p.deadLetters.Load()}
+	for _, f := range p.firehose {
+		c.Firehose = append(c.Firehose, f.Stats())
+	}
+	return c
+}
+
+// OwnedShards lists the shards this pipeline's worker holds leases on.
+func (p *Pipeline) OwnedShards() []string { return p.consumer.OwnedShards() }
+
+// Healthy reports an output that gave up, if any.
+func (p *Pipeline) Healthy() error {
+	for _, f := range p.firehose {
+		if err := f.Healthy(); err != nil {
+			return err
+		}
+	}
+	return p.consumer.Healthy()
+}

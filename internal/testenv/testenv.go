@@ -231,6 +231,7 @@ func (e *Env) S3(tb testing.TB) *s3.Client {
 	return s3.NewFromConfig(e.AWSConfig(), func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(e.S3Endpoint)
 		o.UsePathStyle = true
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 }
 

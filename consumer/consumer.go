@@ -42,6 +42,18 @@ type Config struct {
 	// Checkpointer builds the lease and checkpoint store for this worker's
 	// KCL configuration (see checkpoints/).
 	Checkpointer func(*kclcfg.KinesisClientLibConfiguration) chk.Checkpointer
+	// LeaseHeld, if set, reports from local knowledge (no I/O) whether this
+	// worker still holds a shard's lease. A shard whose lease is not held
+	// hands over nothing: a worker that was paused past its lease must not
+	// process records another worker now owns.
+	LeaseHeld func(shardID string) bool
+	// MaxLeases caps the shards this worker holds (0: no cap).
+	MaxLeases int
+	// LeaseStealing lets an under-loaded worker claim shards from busier
+	// ones so leases balance.
+	LeaseStealing bool
+	// AtTimestamp is the start time when InitialPosition is AT_TIMESTAMP.
+	AtTimestamp time.Time
 	// InitialPosition is "TRIM_HORIZON" or "LATEST".
 	InitialPosition      string
 	LeaseDuration        time.Duration
@@ -59,6 +71,9 @@ type Consumer struct {
 	handler Handler
 	log     *slog.Logger
 	worker  *worker.Worker
+	kc      *kinesis.Client
+	store   chk.Checkpointer
+	parents *shardGraph
 
 	// hardCtx is cancelled when a drain runs out of time: it unblocks
 	// processors waiting for acks or for room in flight.
@@ -118,6 +133,18 @@ func (c *Consumer) Start() error {
 		WithLogger(kclLogger{c.log}).
 		WithTableName(c.cfg.LeaseTable)
 	k.ParentShardPollIntervalMillis = ms(c.cfg.ShardSyncInterval)
+	if c.cfg.MaxLeases > 0 {
+		k = k.WithMaxLeasesForWorker(c.cfg.MaxLeases)
+	}
+	if c.cfg.LeaseStealing {
+		k = k.WithLeaseStealing(true).
+			WithLeaseStealingIntervalMillis(max(ms(c.cfg.ShardSyncInterval), 1000)).
+			WithLeaseSyncingIntervalMillis(max(ms(c.cfg.ShardSyncInterval), 1000))
+	}
+	if c.cfg.InitialPosition == "AT_TIMESTAMP" {
+		ts := c.cfg.AtTimestamp
+		k = k.WithTimestampAtInitialPositionInStream(&ts)
+	}
 	if c.cfg.KinesisEndpoint != "" {
 		k = k.WithKinesisEndpoint(c.cfg.KinesisEndpoint)
 	}
@@ -126,7 +153,10 @@ func (c *Consumer) Start() error {
 			o.BaseEndpoint = aws.String(c.cfg.KinesisEndpoint)
 		}
 	})
-	c.worker = worker.NewWorker(processorFactory{c}, k).WithKinesis(kc).WithCheckpointer(c.cfg.Checkpointer(k))
+	c.kc = kc
+	c.store = c.cfg.Checkpointer(k)
+	c.parents = newShardGraph(kc, c.cfg.Stream)
+	c.worker = worker.NewWorker(processorFactory{c}, k).WithKinesis(kc).WithCheckpointer(c.store)
 	if err := c.worker.Start(); err != nil {
 		return fmt.Errorf("consumer: start worker for stream %s: %w", c.cfg.Stream, err)
 	}
@@ -209,8 +239,11 @@ func (f processorFactory) CreateProcessor() kcl.IRecordProcessor {
 }
 
 func initialPosition(s string) kclcfg.InitialPositionInStream {
-	if s == "LATEST" {
+	switch s {
+	case "LATEST":
 		return kclcfg.LATEST
+	case "AT_TIMESTAMP":
+		return kclcfg.AT_TIMESTAMP
 	}
 	return kclcfg.TRIM_HORIZON
 }

@@ -1,12 +1,14 @@
 package consumer
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
+	"github.com/shardflow/shardflow/checkpoints"
 	"github.com/shardflow/shardflow/flow"
 )
 
@@ -23,6 +25,12 @@ type shardProcessor struct {
 	recs           []flow.SourceRecord // reused across calls
 	lastCheckpoint time.Time
 	reportedFail   bool
+	// gateOpen is set once every parent shard has finished; until then no
+	// record of this shard is handed over.
+	gateOpen bool
+	// lost is set when the lease is known lost: nothing more is handed over
+	// or checkpointed for this shard by this processor.
+	lost bool
 }
 
 func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
@@ -34,9 +42,15 @@ func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
 }
 
 func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
-	p.checkpoint(in.Checkpointer, false)
-	if len(in.Records) == 0 {
+	if p.lost || !p.leaseHeld() {
 		return
+	}
+	p.checkpoint(in.Checkpointer, false)
+	if len(in.Records) == 0 || p.lost {
+		return
+	}
+	if !p.gateOpen && !p.waitForParents() {
+		return // stopping: the records are not handed over, so not checkpointed
 	}
 	if err := p.acks.err(); err != nil {
 		// An output gave up on an earlier batch: this shard's checkpoint
@@ -66,12 +80,23 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		return
 	}
 	p.recs = p.recs[:0]
+	var prevSeq string
+	var sub int64
 	for i := range in.Records {
 		r := &in.Records[i]
+		seq := aws.ToString(r.SequenceNumber)
+		// Sub-records of one KPL aggregate share its sequence number and
+		// arrive together, in order: number them.
+		if seq == prevSeq {
+			sub++
+		} else {
+			sub, prevSeq = 0, seq
+		}
 		p.recs = append(p.recs, flow.SourceRecord{
 			Data:           r.Data,
 			PartitionKey:   aws.ToString(r.PartitionKey),
-			SequenceNumber: aws.ToString(r.SequenceNumber),
+			SequenceNumber: seq,
+			SubSequence:    sub,
 			ArrivalTime:    aws.ToTime(r.ApproximateArrivalTimestamp),
 		})
 	}
@@ -90,8 +115,8 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	defer p.c.unregister(p)
 	reason := aws.ToString(kcl.ShutdownReasonMessage(in.ShutdownReason))
-	if in.ShutdownReason == kcl.ZOMBIE {
-		p.log.Warn("shard lease lost; not checkpointing")
+	if in.ShutdownReason == kcl.ZOMBIE || p.lost {
+		p.log.Warn("shard lease lost; not checkpointing", "reason", reason)
 		return
 	}
 	// Wait for everything handed over to be acked (or for the drain budget
@@ -99,6 +124,13 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	select {
 	case <-p.acks.idleCh():
 	case <-p.c.hardCtx.Done():
+	}
+	// A finished shard with no records of its own must still not let its
+	// children start before its own parents are done (grandchildren would
+	// overtake grandparents).
+	if in.ShutdownReason == kcl.TERMINATE && !p.gateOpen && !p.waitForParents() {
+		p.log.Info("shard ended but its parents have not; not writing SHARD_END", "reason", reason)
+		return
 	}
 	if in.ShutdownReason == kcl.TERMINATE && p.acks.inFlight() == 0 && p.acks.err() == nil {
 		p.checkpoint(in.Checkpointer, true)
@@ -126,6 +158,11 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 		return
 	}
 	if err := cp.Checkpoint(aws.String(seq)); err != nil {
+		if errors.Is(err, checkpoints.ErrLeaseLost) {
+			p.lost = true
+			p.log.Warn("lease lost: this worker stops processing the shard", "err", err)
+			return
+		}
 		p.log.Error("checkpoint", "sequence", seq, "err", err)
 		// Put it back: the next call retries the same or a later position.
 		p.acks.mu.Lock()
@@ -136,4 +173,48 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 		return
 	}
 	p.lastCheckpoint = time.Now()
+}
+
+// leaseHeld asks the store's local lease bookkeeping, when it has one.
+func (p *shardProcessor) leaseHeld() bool {
+	if p.c.cfg.LeaseHeld == nil || p.c.cfg.LeaseHeld(p.shard) {
+		return true
+	}
+	p.lost = true
+	p.log.Warn("lease expired locally (paused or partitioned?): this worker stops processing the shard")
+	return false
+}
+
+// waitForParents blocks until every parent of the shard has finished, polling
+// at the shard-sync interval. It returns false when the consumer is stopping.
+// It runs inside ProcessRecords, after the KCL started renewing the lease.
+func (p *shardProcessor) waitForParents() bool {
+	logged := false
+	for {
+		done, err := p.c.parentsDone(p.c.hardCtx, p.shard)
+		if err != nil {
+			p.log.Warn("checking parent shards", "err", err)
+		}
+		if done {
+			if logged {
+				p.log.Info("parent shards finished; processing the child")
+			}
+			p.gateOpen = true
+			return true
+		}
+		if !logged {
+			p.log.Info("holding child shard until its parents reach SHARD_END")
+			logged = true
+		}
+		select {
+		case <-p.c.stopping:
+			return false
+		case <-p.c.hardCtx.Done():
+			return false
+		case <-time.After(p.c.cfg.ShardSyncInterval):
+		}
+		if p.lost || !p.leaseHeld() {
+			return false
+		}
+	}
 }

@@ -21,6 +21,7 @@ type Config struct {
 	// default, metric and dead-letter label.
 	Name       string           `yaml:"name"`
 	AWS        AWSConfig        `yaml:"aws"`
+	Redis      RedisConfig      `yaml:"redis"`
 	Source     SourceConfig     `yaml:"source"`
 	Schema     []decode.Field   `yaml:"schema"`
 	Outputs    []OutputConfig   `yaml:"outputs"`
@@ -45,12 +46,29 @@ type EndpointsConfig struct {
 	S3       string `yaml:"s3"`
 }
 
+// RedisConfig is the Redis shared by the lease store and, later, window
+// state and enrichment. Either URL (one node or a primary) or ClusterAddrs
+// (ElastiCache cluster mode) is used.
+type RedisConfig struct {
+	URL          string   `yaml:"url"`
+	ClusterAddrs []string `yaml:"cluster_addrs"`
+	// KeyPrefix namespaces every key shardflow writes ("sf" by default).
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
 // SourceConfig describes the Kinesis stream and how its shards are leased.
 type SourceConfig struct {
 	Stream string `yaml:"stream"`
 	// InitialPosition applies to shards with no checkpoint yet:
-	// TRIM_HORIZON (default) or LATEST.
+	// TRIM_HORIZON (default), LATEST or AT_TIMESTAMP.
 	InitialPosition string `yaml:"initial_position"`
+	// AtTimestamp (RFC 3339) is the start for AT_TIMESTAMP.
+	AtTimestamp string `yaml:"at_timestamp"`
+	// MaxLeases caps the shards one worker holds (0: no cap).
+	MaxLeases int `yaml:"max_leases"`
+	// LeaseStealing lets workers take shards from busier workers so that
+	// leases balance (within one) when workers join.
+	LeaseStealing *bool `yaml:"lease_stealing"`
 	// Checkpoints names the lease and checkpoint store.
 	Checkpoints CheckpointsConfig `yaml:"checkpoints"`
 	// LeaseDuration is how long a lease lasts without renewal before another
@@ -73,7 +91,8 @@ type SourceConfig struct {
 
 // CheckpointsConfig selects the checkpoint store.
 type CheckpointsConfig struct {
-	// Type is "dynamodb" (the KCL's lease table).
+	// Type is "redis" (fenced leases, the default) or "dynamodb" (the
+	// KCL's own lease table, whose checkpoint writes are not fenced).
 	Type string `yaml:"type"`
 	// Table is the DynamoDB lease table; default "shardflow-<name>".
 	Table string `yaml:"table"`
@@ -190,7 +209,9 @@ func interpolate(raw []byte, lookup func(string) (string, bool)) ([]byte, error)
 // down inside ECS's default 30 s stop timeout.
 const (
 	DefaultLeaseDuration        = 10 * time.Second
-	DefaultShardSyncInterval    = 2 * time.Second
+	// The KCL takes at most one new lease per shard-sync tick; 400ms leases
+	// 64 shards in about 26 s.
+	DefaultShardSyncInterval    = 400 * time.Millisecond
 	DefaultMaxRecords           = 10000
 	DefaultIdleTimeBetweenReads = 500 * time.Millisecond
 	DefaultMaxInFlightBatches   = 8
@@ -211,6 +232,13 @@ func (c *Config) applyDefaults() {
 	}
 	if s.Checkpoints.Type == "" {
 		s.Checkpoints.Type = "dynamodb"
+	}
+	if s.LeaseStealing == nil {
+		on := true
+		s.LeaseStealing = &on
+	}
+	if c.Redis.KeyPrefix == "" {
+		c.Redis.KeyPrefix = "sf"
 	}
 	if s.Checkpoints.Table == "" && c.Name != "" {
 		s.Checkpoints.Table = "shardflow-" + c.Name
@@ -275,11 +303,33 @@ func (c *Config) Validate() error {
 	}
 	switch s.InitialPosition {
 	case "TRIM_HORIZON", "LATEST":
+		if s.AtTimestamp != "" {
+			bad("source.at_timestamp", "only applies to initial_position AT_TIMESTAMP")
+		}
+	case "AT_TIMESTAMP":
+		if _, err := time.Parse(time.RFC3339, s.AtTimestamp); err != nil {
+			bad("source.at_timestamp", "must be an RFC 3339 time with AT_TIMESTAMP, got %q", s.AtTimestamp)
+		}
 	default:
-		bad("source.initial_position", "must be TRIM_HORIZON or LATEST, got %q", s.InitialPosition)
+		bad("source.initial_position", "must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, got %q", s.InitialPosition)
 	}
-	if s.Checkpoints.Type != "dynamodb" {
-		bad("source.checkpoints.type", "must be dynamodb, got %q", s.Checkpoints.Type)
+	if s.MaxLeases < 0 {
+		bad("source.max_leases", "must not be negative")
+	}
+	switch s.Checkpoints.Type {
+	case "dynamodb":
+	case "redis":
+		if c.Redis.URL == "" && len(c.Redis.ClusterAddrs) == 0 {
+			bad("redis", "url or cluster_addrs is required by source.checkpoints.type redis")
+		}
+	default:
+		bad("source.checkpoints.type", "must be redis or dynamodb, got %q", s.Checkpoints.Type)
+	}
+	if c.Redis.URL != "" && len(c.Redis.ClusterAddrs) > 0 {
+		bad("redis", "set url or cluster_addrs, not both")
+	}
+	if !namePattern.MatchString(c.Redis.KeyPrefix) {
+		bad("redis.key_prefix", "must be 1-64 of [a-zA-Z0-9_.-], got %q", c.Redis.KeyPrefix)
 	}
 	if s.LeaseDuration.D() < time.Second {
 		bad("source.lease_duration", "must be at least 1s, got %s", s.LeaseDuration.D())

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,6 +134,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		LeaseDuration: s.LeaseDuration.D(), ShardSyncInterval: s.ShardSyncInterval.D(),
 		MaxRecords: s.MaxRecords, IdleTimeBetweenReads: s.IdleTimeBetweenReads.D(),
 		MaxInFlightBatches: s.MaxInFlightBatches, CheckpointInterval: s.CheckpointInterval.D(),
+		MaxLeases: s.MaxLeases, LeaseStealing: *s.LeaseStealing, AtTimestamp: atTimestamp(s.AtTimestamp),
 		Logger: log,
 	}, p)
 	if err != nil {
@@ -251,4 +253,9 @@ func (p *Pipeline) Healthy() error {
 		}
 	}
 	return p.consumer.Healthy()
+}
+
+func atTimestamp(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s) // validated
+	return t
 }

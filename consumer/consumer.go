@@ -42,11 +42,6 @@ type Config struct {
 	// Checkpointer builds the lease and checkpoint store for this worker's
 	// KCL configuration (see checkpoints/).
 	Checkpointer func(*kclcfg.KinesisClientLibConfiguration) chk.Checkpointer
-	// LeaseHeld, if set, reports from local knowledge (no I/O) whether this
-	// worker still holds a shard's lease. A shard whose lease is not held
-	// hands over nothing: a worker that was paused past its lease must not
-	// process records another worker now owns.
-	LeaseHeld func(shardID string) bool
 	// MaxLeases caps the shards this worker holds (0: no cap).
 	MaxLeases int
 	// LeaseStealing lets an under-loaded worker claim shards from busier
@@ -73,6 +68,7 @@ type Consumer struct {
 	worker  *worker.Worker
 	kc      *kinesis.Client
 	store   chk.Checkpointer
+	guard   *leaseGuard
 	parents *shardGraph
 
 	// hardCtx is cancelled when a drain runs out of time: it unblocks
@@ -133,6 +129,9 @@ func (c *Consumer) Start() error {
 		WithLogger(kclLogger{c.log}).
 		WithTableName(c.cfg.LeaseTable)
 	k.ParentShardPollIntervalMillis = ms(c.cfg.ShardSyncInterval)
+	// Renew well before expiry: the KCL's default wait (2.5 s) is too long
+	// for short leases.
+	k.LeaseRefreshWaitTime = ms(c.cfg.LeaseDuration) / 3
 	if c.cfg.MaxLeases > 0 {
 		k = k.WithMaxLeasesForWorker(c.cfg.MaxLeases)
 	}
@@ -154,7 +153,8 @@ func (c *Consumer) Start() error {
 		}
 	})
 	c.kc = kc
-	c.store = c.cfg.Checkpointer(k)
+	c.guard = newLeaseGuard(c.cfg.Checkpointer(k), c.leaseLost)
+	c.store = c.guard
 	c.parents = newShardGraph(kc, c.cfg.Stream)
 	c.worker = worker.NewWorker(processorFactory{c}, k).WithKinesis(kc).WithCheckpointer(c.store)
 	if err := c.worker.Start(); err != nil {
@@ -216,6 +216,20 @@ func (c *Consumer) OwnedShards() []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// leaseLost is called by the lease guard when a held lease is gone: the
+// shard's current processor stops for good (the KCL will not tell it).
+func (c *Consumer) leaseLost(shard string, err error) {
+	c.mu.Lock()
+	p := c.shards[shard]
+	if p != nil {
+		delete(c.shards, shard)
+	}
+	c.mu.Unlock()
+	if p != nil {
+		p.markLost(err)
+	}
 }
 
 func (c *Consumer) register(p *shardProcessor) {

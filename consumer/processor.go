@@ -3,6 +3,7 @@ package consumer
 import (
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,8 +30,9 @@ type shardProcessor struct {
 	// record of this shard is handed over.
 	gateOpen bool
 	// lost is set when the lease is known lost: nothing more is handed over
-	// or checkpointed for this shard by this processor.
-	lost bool
+	// or checkpointed for this shard by this processor. Set from the lease
+	// guard's goroutine, read on the shard's.
+	lost atomic.Bool
 }
 
 func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
@@ -42,11 +44,11 @@ func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
 }
 
 func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
-	if p.lost || !p.leaseHeld() {
+	if p.lost.Load() || !p.leaseHeld() {
 		return
 	}
 	p.checkpoint(in.Checkpointer, false)
-	if len(in.Records) == 0 || p.lost {
+	if len(in.Records) == 0 || p.lost.Load() {
 		return
 	}
 	if !p.gateOpen && !p.waitForParents() {
@@ -115,7 +117,7 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	defer p.c.unregister(p)
 	reason := aws.ToString(kcl.ShutdownReasonMessage(in.ShutdownReason))
-	if in.ShutdownReason == kcl.ZOMBIE || p.lost {
+	if in.ShutdownReason == kcl.ZOMBIE || p.lost.Load() {
 		p.log.Warn("shard lease lost; not checkpointing", "reason", reason)
 		return
 	}
@@ -159,8 +161,7 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 	}
 	if err := cp.Checkpoint(aws.String(seq)); err != nil {
 		if errors.Is(err, checkpoints.ErrLeaseLost) {
-			p.lost = true
-			p.log.Warn("lease lost: this worker stops processing the shard", "err", err)
+			p.markLost(err)
 			return
 		}
 		p.log.Error("checkpoint", "sequence", seq, "err", err)
@@ -175,14 +176,22 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 	p.lastCheckpoint = time.Now()
 }
 
-// leaseHeld asks the store's local lease bookkeeping, when it has one.
+// leaseHeld checks the lease guard's local expiry (no I/O).
 func (p *shardProcessor) leaseHeld() bool {
-	if p.c.cfg.LeaseHeld == nil || p.c.cfg.LeaseHeld(p.shard) {
+	if p.c.guard.held(p.shard) {
 		return true
 	}
-	p.lost = true
-	p.log.Warn("lease expired locally (paused or partitioned?): this worker stops processing the shard")
+	p.markLost(errors.New("lease expired locally (paused or partitioned?)"))
 	return false
+}
+
+// markLost stops the processor for good; it logs once.
+func (p *shardProcessor) markLost(err error) {
+	if p.lost.Swap(true) {
+		return
+	}
+	p.log.Warn("lease lost: this worker stops processing the shard", "err", err)
+	p.c.unregister(p)
 }
 
 // waitForParents blocks until every parent of the shard has finished, polling
@@ -213,7 +222,7 @@ func (p *shardProcessor) waitForParents() bool {
 			return false
 		case <-time.After(p.c.cfg.ShardSyncInterval):
 		}
-		if p.lost || !p.leaseHeld() {
+		if p.lost.Load() || !p.leaseHeld() {
 			return false
 		}
 	}

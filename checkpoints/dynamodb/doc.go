@@ -4,6 +4,8 @@
 // CreateTable makes two workers starting together race and one of them fail
 // (ResourceInUseException), and does not wait for the table to be usable.
 //
-// It inherits the KCL store's known weakness: checkpoint writes are not
-// fenced by lease ownership (see shared/notes/kcl-v1.0.0.md).
+// The KCL's checkpoint write is replaced by one conditional on lease
+// ownership (an owner that changed returns checkpoints.ErrLeaseLost). Lease
+// acquisition and renewal remain the KCL's; a lease whose owner was paused
+// can still expire and move, which the consumer's lease guard detects.
 package dynamodb

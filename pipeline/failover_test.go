@@ -1,0 +1,330 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/bench/workload"
+	"github.com/shardflow/shardflow/internal/produce"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// shardflowBinary builds cmd/shardflow once per test process.
+func shardflowBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shardflow-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "shardflow")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/shardflow").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// worker is one `shardflow run` process whose JSON log is parsed for lease
+// events.
+type worker struct {
+	id     string
+	cmd    *exec.Cmd
+	exited chan error
+
+	mu     sync.Mutex
+	held   map[string]time.Time // shard → when taken
+	events []leaseEvent
+	stats  map[string]float64 // from the final "stopped" line
+}
+
+type leaseEvent struct {
+	at    time.Time
+	shard string
+	taken bool
+}
+
+func startWorker(t *testing.T, cfgPath, id string, extraEnv ...string) *worker {
+	t.Helper()
+	w := &worker{id: id, held: map[string]time.Time{}, exited: make(chan error, 1)}
+	w.cmd = exec.Command(shardflowBinary(t), "run", "-c", cfgPath, "--worker-id", id, "--log-format", "json")
+	w.cmd.Env = append(os.Environ(), extraEnv...)
+	stderr, err := w.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(t.TempDir(), id+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan struct{})
+	go func() { // owned by the worker: ends at EOF of its stderr
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			_, _ = logFile.Write(append(sc.Bytes(), '\n'))
+			w.observe(sc.Bytes())
+		}
+	}()
+	go func() { <-lines; w.exited <- w.cmd.Wait(); _ = logFile.Close() }()
+	t.Cleanup(func() {
+		if w.cmd.ProcessState == nil {
+			_ = w.cmd.Process.Kill()
+			<-w.exited
+		}
+		if t.Failed() {
+			data, _ := os.ReadFile(logFile.Name())
+			t.Logf("log of %s (last 3000 bytes):\n%s", id, tail(data, 3000))
+		}
+	})
+	return w
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func (w *worker) observe(line []byte) {
+	var m map[string]any
+	if json.Unmarshal(line, &m) != nil {
+		return
+	}
+	msg, _ := m["msg"].(string)
+	shard, _ := m["shard"].(string)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	switch msg {
+	case "shard lease taken":
+		w.held[shard] = now
+		w.events = append(w.events, leaseEvent{now, shard, true})
+	case "shard released", "shard finished (SHARD_END)", "shard lease lost; not checkpointing",
+		"lease lost: this worker stops processing the shard",
+		"lease expired locally (paused or partitioned?): this worker stops processing the shard":
+		delete(w.held, shard)
+		w.events = append(w.events, leaseEvent{now, shard, false})
+	case "stopped":
+		w.stats = map[string]float64{}
+		for k, v := range m {
+			if f, ok := v.(float64); ok {
+				w.stats[k] = f
+			}
+		}
+	}
+}
+
+func (w *worker) shards() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var s []string
+	for id := range w.held {
+		s = append(s, id)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func (s *stack) writeConfig(t *testing.T, store string) string {
+	t.Helper()
+	cfg := s.config(t) // validates the shared settings
+	path := filepath.Join(t.TempDir(), "pipeline.yaml")
+	yaml := fmt.Sprintf(`
+name: %s
+aws:
+  region: %s
+  endpoints: {kinesis: %s, dynamodb: %s, firehose: %s, s3: %s}
+redis: {url: "%s", key_prefix: %s}
+source:
+  stream: %s
+  checkpoints: {type: %s}
+  lease_duration: 4s
+  shard_sync_interval: 250ms
+  idle_time_between_reads: 200ms
+  checkpoint_interval: 200ms
+schema:
+  - {name: event_id, type: string}
+  - {name: user_id, type: string}
+  - {name: page, type: string}
+  - {name: country, type: string}
+  - {name: ts, type: timestamp}
+  - {name: price, type: float64}
+  - {name: user_agent, type: string}
+outputs:
+  - name: s3
+    firehose: {delivery_stream: %s, linger: 100ms}
+dead_letter:
+  file: %s
+shutdown_timeout: 15s
+`, cfg.Name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
+		s.env.RedisURL, "sf-"+cfg.Name, s.stream, store, s.delivery, s.deadFile)
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestFailover runs three worker processes on an 8-shard stream while events
+// are put: leases balance within one; a kill -9 of one worker is absorbed by
+// the others within lease time plus a few seconds with 0 events lost; SIGTERM
+// drains the rest in budget; a fresh worker then finds nothing to re-read.
+func TestFailover(t *testing.T) {
+	for _, store := range []string{"dynamodb"} {
+		t.Run(store, func(t *testing.T) { testFailover(t, store) })
+	}
+}
+
+func testFailover(t *testing.T, store string) {
+	const shards, events, rate = 8, 24000, 1200.0
+	s := newStack(t, shards)
+	cfg := s.writeConfig(t, store)
+	shardflowBinary(t)
+
+	// Put events at a steady rate in the background.
+	gen := workload.New(workload.Config{Seed: 5, Total: events})
+	putDone := make(chan error, 1)
+	go func() {
+		_, err := produce.Put(context.Background(), s.env.Kinesis(t), gen, produce.Options{Stream: s.stream, Count: events, Rate: rate})
+		putDone <- err
+	}()
+	want := map[string]bool{}
+	replay := workload.New(workload.Config{Seed: 5, Total: events})
+	for range events {
+		e := replay.Next()
+		want[e.ID()] = true
+	}
+
+	workers := []*worker{startWorker(t, cfg, "w1"), startWorker(t, cfg, "w2"), startWorker(t, cfg, "w3")}
+	held := func() (total, lo, hi int) {
+		lo = shards
+		for _, w := range workers {
+			n := len(w.shards())
+			total += n
+			lo, hi = min(lo, n), max(hi, n)
+		}
+		return
+	}
+	leaseAll := waitFor(t, "all 8 shards leased", 60*time.Second, func() bool { n, _, _ := held(); return n == shards })
+	balance := waitFor(t, "leases balanced within one", 60*time.Second, func() bool { n, lo, hi := held(); return n == shards && hi-lo <= 1 })
+	t.Logf("3 workers: all %d shards leased in %s, balanced (%v %v %v) %s later", shards, leaseAll.Round(time.Millisecond),
+		workers[0].shards(), workers[1].shards(), workers[2].shards(), balance.Round(time.Millisecond))
+
+	victim := workers[0]
+	lostShards := victim.shards()
+	if len(lostShards) == 0 {
+		t.Fatal("victim holds no shard; nothing to take over")
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-victim.exited
+	survivors := workers[1:]
+	takeover := waitFor(t, "the victim's shards taken over", 60*time.Second, func() bool {
+		owned := map[string]bool{}
+		for _, w := range survivors {
+			for _, sh := range w.shards() {
+				owned[sh] = true
+			}
+		}
+		for _, sh := range lostShards {
+			if !owned[sh] {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("kill -9 of %s (shards %v): taken over %s after the kill (lease duration 4s)", victim.id, lostShards, takeover.Round(time.Millisecond))
+	if takeover > 4*time.Second+6*time.Second {
+		t.Errorf("takeover took %s, want within lease time (4s) plus a few seconds", takeover)
+	}
+
+	if err := <-putDone; err != nil {
+		t.Fatal(err)
+	}
+	res := s.waitDelivered(t, events, 90*time.Second)
+	missing := 0
+	for id := range want {
+		if res.IDs[id] == 0 {
+			missing++
+		}
+	}
+	t.Logf("after kill -9: %d events put, %d rows delivered, %d distinct, %d missing, %d duplicates (%.2f%%)",
+		events, res.Rows, len(res.IDs), missing, res.Duplicates(), 100*float64(res.Duplicates())/float64(events))
+	if missing != 0 {
+		t.Fatalf("%d events lost", missing)
+	}
+
+	// SIGTERM the survivors: they drain within budget and exit 0.
+	for _, w := range survivors {
+		if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	termAt := time.Now()
+	for _, w := range survivors {
+		select {
+		case err := <-w.exited:
+			if err != nil {
+				t.Errorf("%s exited with %v after SIGTERM", w.id, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s still running 20s after SIGTERM (budget 15s)", w.id)
+		}
+	}
+	t.Logf("SIGTERM: both survivors exited in %s", time.Since(termAt).Round(time.Millisecond))
+	before := res.Rows
+
+	// A fresh worker resumes from the checkpoints: nothing to re-read.
+	fresh := startWorker(t, cfg, "w4")
+	waitFor(t, "the fresh worker to lease all shards", 60*time.Second, func() bool { return len(fresh.shards()) == shards })
+	time.Sleep(2 * time.Second)
+	_ = fresh.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-fresh.exited; err != nil {
+		t.Fatalf("fresh worker exit: %v", err)
+	}
+	if got := fresh.stats["records_in"]; got != 0 {
+		t.Fatalf("fresh worker re-read %v records after a graceful stop; want 0", got)
+	}
+	if after := s.waitDelivered(t, events, time.Second); after.Rows != before {
+		t.Fatalf("rows in S3 went from %d to %d after the fresh worker ran", before, after.Rows)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
+
+	"github.com/shardflow/shardflow/checkpoints"
 )
 
 // Sentinels for control flow; every error a method returns is a *ShardError
@@ -12,8 +14,10 @@ import (
 var (
 	// ErrLeaseLost means this worker no longer holds the shard's lease: the
 	// owner or the fencing token changed, or the lease expired. It is final
-	// for the holding: stop the shard and never write for it again.
-	ErrLeaseLost = errors.New("lease lost")
+	// for the holding: stop the shard and never write for it again. It is
+	// checkpoints.ErrLeaseLost itself, which the consumer tests for with
+	// errors.Is whatever the store.
+	ErrLeaseLost = checkpoints.ErrLeaseLost
 	// ErrLeaseHeld means another worker holds a live lease on the shard.
 	ErrLeaseHeld = errors.New("lease held by another worker")
 	// ErrShardClaimed means another worker has a pending claim (lease

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
+
+	"github.com/shardflow/shardflow/checkpoints"
 )
 
 // TestPausedWorkerIsFenced is notes defect 1: A is paused past its lease, B
@@ -165,5 +167,16 @@ func TestCheckpointWithoutLease(t *testing.T) {
 	s.SetCheckpoint("")
 	if err := a.CheckpointSequence(s); err == nil {
 		t.Fatal("empty sequence number accepted")
+	}
+}
+
+// TestLeaseLostIsTheSharedSentinel: the consumer tests every store's
+// refusals against checkpoints.ErrLeaseLost.
+func TestLeaseLostIsTheSharedSentinel(t *testing.T) {
+	f := newFixture(t)
+	s := newShard("shard-0", "")
+	s.SetCheckpoint("100")
+	if err := f.worker("A").CheckpointSequence(s); !errors.Is(err, checkpoints.ErrLeaseLost) {
+		t.Fatalf("refusal %v is not checkpoints.ErrLeaseLost", err)
 	}
 }

@@ -3,6 +3,7 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,7 +58,8 @@ func TestLeaseExpiresInRealTime(t *testing.T) {
 	f := newFixture(t)
 	f.clock = nil
 	s := New(f.client, Options{Prefix: f.prefix, Application: testApp, LeaseDuration: 300 * time.Millisecond})
-	a, b := s.checkpointer(kcl("A")), s.checkpointer(kcl("B"))
+	a := s.checkpointer(kcl("A").WithLeaseRefreshWaitTime(100))
+	b := s.checkpointer(kcl("B").WithLeaseRefreshWaitTime(100))
 	sa, sb := newShard("shard-0", ""), newShard("shard-0", "")
 
 	mustLease(t, a, sa)
@@ -230,6 +232,8 @@ func TestInitValidates(t *testing.T) {
 		{"tag in prefix", Options{Prefix: "sf{x}", Application: "app"}, kcl("w"), ErrInvalidOptions},
 		{"no worker", Options{Prefix: f.prefix, Application: "app"}, noWorker(), ErrInvalidOptions},
 		{"no lease", Options{Prefix: f.prefix, Application: "app"}, noLease(), ErrInvalidOptions},
+		{"lease shorter than renewal", Options{Prefix: f.prefix, Application: "app", LeaseDuration: 2 * time.Second}, kcl("w"), ErrInvalidOptions},
+		{"lease longer than renewal", Options{Prefix: f.prefix, Application: "app", LeaseDuration: 3 * time.Second}, kcl("w"), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,7 +265,7 @@ func TestInitFailsWithoutRedis(t *testing.T) {
 	if err == nil {
 		t.Fatal("Init against a closed port succeeded")
 	}
-	if want := "checkpoints/redis: application app: ping"; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+	if want := "checkpoints/redis: application app: ping"; !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("Init error %q lacks context %q", err, want)
 	}
 }

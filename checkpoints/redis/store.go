@@ -81,6 +81,7 @@ func (s *Store) checkpointer(k *kclcfg.KinesisClientLibConfiguration) *checkpoin
 		lease:        lease,
 		stealing:     k.EnableLeaseStealing,
 		claimTimeout: time.Duration(k.LeaseStealingClaimTimeoutMillis) * time.Millisecond,
+		renewEvery:   time.Duration(k.LeaseRefreshWaitTime) * time.Millisecond,
 		base:         strings.TrimSuffix(s.opts.Prefix, ":") + ":{" + app + "}:",
 		held:         map[string]holding{},
 	}
@@ -97,8 +98,9 @@ type checkpointer struct {
 	lease        time.Duration
 	stealing     bool
 	claimTimeout time.Duration
-	base         string // "<prefix>:{<app>}:"
-	cfgErr       error  // reported by Init and by every method
+	renewEvery   time.Duration // the KCL polling consumer's renewal period
+	base         string        // "<prefix>:{<app>}:"
+	cfgErr       error         // reported by Init and by every method
 
 	mu   sync.Mutex
 	held map[string]holding // shard id → the lease this worker holds
@@ -127,6 +129,10 @@ func (c *checkpointer) validate(prefix string) error {
 		why = "no worker id in the KCL configuration"
 	case c.lease <= 0:
 		why = "no lease duration: set Options.LeaseDuration or the KCL FailoverTimeMillis"
+	case c.lease <= c.renewEvery:
+		// Expiry is loss here (no renewing a lapsed lease), so a lease that
+		// ends before the KCL renews it would be lost at every renewal.
+		why = fmt.Sprintf("lease duration %v is not longer than the KCL's renewal period (LeaseRefreshWaitTime) %v; make it at least twice as long", c.lease, c.renewEvery)
 	default:
 		return nil
 	}

@@ -18,6 +18,10 @@ type SourceRecord struct {
 	SubSequence int64
 	// ArrivalTime is ApproximateArrivalTimestamp as Kinesis reported it.
 	ArrivalTime time.Time
+	// Rejected, when not empty, says the record is known to be bad before
+	// decoding (a corrupt KPL aggregate): it is the dead-letter reason, and
+	// Data holds the raw bytes to dead-letter.
+	Rejected string
 }
 
 // RowOrigin says where one row of a Batch came from.

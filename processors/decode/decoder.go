@@ -78,7 +78,9 @@ func (d *Decoder) Release() {
 // batch. Records that decode become rows of b.Record in input order, with
 // b.Origins[i] their provenance; every other record becomes a DeadLetter
 // (with Raw copied, since SourceRecord.Data is borrowed) whose Reason starts
-// with one of the Reason* codes. Pipeline is left for the caller to fill.
+// with one of the Reason* codes. A record with Rejected set is not decoded:
+// it becomes a dead letter with Reason = Rejected. Pipeline is left for the
+// caller to fill.
 // len(rows) + len(deadLetters) == len(recs), always. b.Record is never nil
 // (it may have 0 rows); the caller owns it and must Release it.
 func (d *Decoder) Decode(shard string, recs []flow.SourceRecord) (b *flow.Batch, deadLetters []flow.DeadLetter) {
@@ -99,7 +101,11 @@ func (d *Decoder) Decode(shard string, recs []flow.SourceRecord) (b *flow.Batch,
 	origins := make([]flow.RowOrigin, 0, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		if why := d.decodeOne(r.Data); why != "" {
+		why := r.Rejected // known bad upstream: dead-letter it undecoded
+		if why == "" {
+			why = d.decodeOne(r.Data)
+		}
+		if why != "" {
 			deadLetters = append(deadLetters, flow.DeadLetter{
 				Reason:         why,
 				Shard:          shard,

@@ -17,6 +17,7 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
 
+	"github.com/shardflow/shardflow/consumer/kpl"
 	"github.com/shardflow/shardflow/flow"
 )
 
@@ -28,6 +29,12 @@ import (
 type Handler interface {
 	HandleBatch(ctx context.Context, shard string, recs []flow.SourceRecord, ack flow.Ack) error
 }
+
+// StoreFactory builds a worker's lease and checkpoint store from the KCL
+// configuration the consumer derives (worker id, table, lease duration).
+// The stores in checkpoints/ provide one as a method value, so callers pass
+// it along without naming KCL types.
+type StoreFactory = func(*kclcfg.KinesisClientLibConfiguration) chk.Checkpointer
 
 // Config configures a Consumer. AWS carries region and credentials.
 type Config struct {
@@ -41,7 +48,7 @@ type Config struct {
 	LeaseTable string
 	// Checkpointer builds the lease and checkpoint store for this worker's
 	// KCL configuration (see checkpoints/).
-	Checkpointer func(*kclcfg.KinesisClientLibConfiguration) chk.Checkpointer
+	Checkpointer StoreFactory
 	// MaxLeases caps the shards this worker holds (0: no cap).
 	MaxLeases int
 	// LeaseStealing lets an under-loaded worker claim shards from busier
@@ -139,6 +146,9 @@ func (c *Consumer) Start() error {
 		k = k.WithLeaseStealing(true).
 			WithLeaseStealingIntervalMillis(max(ms(c.cfg.ShardSyncInterval), 1000)).
 			WithLeaseSyncingIntervalMillis(max(ms(c.cfg.ShardSyncInterval), 1000))
+		// A claim left by a worker that died binds the shard for this long
+		// after its lease timeout; the KCL's 120 s default stalls failover.
+		k.LeaseStealingClaimTimeoutMillis = 2 * ms(c.cfg.LeaseDuration)
 	}
 	if c.cfg.InitialPosition == "AT_TIMESTAMP" {
 		ts := c.cfg.AtTimestamp
@@ -151,7 +161,7 @@ func (c *Consumer) Start() error {
 		if c.cfg.KinesisEndpoint != "" {
 			o.BaseEndpoint = aws.String(c.cfg.KinesisEndpoint)
 		}
-	})
+	}, kpl.WithSafeDeaggregation())
 	c.kc = kc
 	c.guard = newLeaseGuard(c.cfg.Checkpointer(k), c.leaseLost)
 	c.store = c.guard

@@ -3,6 +3,7 @@ package consumer
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/vmware/vmware-go-kcl-v2/logger"
 )
@@ -14,7 +15,16 @@ type kclLogger struct{ l *slog.Logger }
 
 func (k kclLogger) Debugf(f string, a ...any) { k.l.Debug(fmt.Sprintf(f, a...), "src", "kcl") }
 func (k kclLogger) Infof(f string, a ...any)  { k.l.Debug(fmt.Sprintf(f, a...), "src", "kcl") }
-func (k kclLogger) Warnf(f string, a ...any)  { k.l.Warn(fmt.Sprintf(f, a...), "src", "kcl") }
+
+// The KCL warns "Error in rebalance" on every shard-sync tick while any
+// shard is unleased (normal during start-up and failover); keep that at Debug.
+func (k kclLogger) Warnf(f string, a ...any) {
+	if strings.HasPrefix(f, "Error in rebalance") {
+		k.l.Debug(fmt.Sprintf(f, a...), "src", "kcl")
+		return
+	}
+	k.l.Warn(fmt.Sprintf(f, a...), "src", "kcl")
+}
 func (k kclLogger) Errorf(f string, a ...any) { k.l.Error(fmt.Sprintf(f, a...), "src", "kcl") }
 
 // Fatalf and Panicf are called by the KCL on configuration it cannot use;

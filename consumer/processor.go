@@ -10,6 +10,7 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/shardflow/shardflow/checkpoints"
+	"github.com/shardflow/shardflow/consumer/kpl"
 	"github.com/shardflow/shardflow/flow"
 )
 
@@ -94,13 +95,19 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		} else {
 			sub, prevSeq = 0, seq
 		}
-		p.recs = append(p.recs, flow.SourceRecord{
+		rec := flow.SourceRecord{
 			Data:           r.Data,
 			PartitionKey:   aws.ToString(r.PartitionKey),
 			SequenceNumber: seq,
 			SubSequence:    sub,
 			ArrivalTime:    aws.ToTime(r.ApproximateArrivalTimestamp),
-		})
+		}
+		// A corrupt KPL aggregate reaches us marked (see consumer/kpl):
+		// it goes to dead-letter with its reason and original bytes.
+		if reason, raw, bad := kpl.ParseCorrupt(r.Data); bad {
+			rec.Rejected, rec.Data = reason, raw
+		}
+		p.recs = append(p.recs, rec)
 	}
 	lastSeq := p.recs[len(p.recs)-1].SequenceNumber
 	ack := p.acks.add(lastSeq)

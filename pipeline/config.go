@@ -208,7 +208,7 @@ func interpolate(raw []byte, lookup func(string) (string, bool)) ([]byte, error)
 // Defaults, chosen for a pipeline that must be fully leased quickly and shut
 // down inside ECS's default 30 s stop timeout.
 const (
-	DefaultLeaseDuration        = 10 * time.Second
+	DefaultLeaseDuration = 10 * time.Second
 	// The KCL takes at most one new lease per shard-sync tick; 400ms leases
 	// 64 shards in about 26 s.
 	DefaultShardSyncInterval    = 400 * time.Millisecond
@@ -231,7 +231,7 @@ func (c *Config) applyDefaults() {
 		s.InitialPosition = "TRIM_HORIZON"
 	}
 	if s.Checkpoints.Type == "" {
-		s.Checkpoints.Type = "dynamodb"
+		s.Checkpoints.Type = "redis"
 	}
 	if s.LeaseStealing == nil {
 		on := true

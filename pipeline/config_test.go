@@ -9,6 +9,7 @@ import (
 const validYAML = `
 name: clicks
 aws: {region: eu-west-1, endpoints: {kinesis: "${KIN:-}"}}
+redis: {url: "redis://127.0.0.1:6379/0"}
 source: {stream: clicks}
 schema:
   - {name: event_id, type: string}
@@ -26,7 +27,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := cfg.Source
-	if s.InitialPosition != "TRIM_HORIZON" || s.Checkpoints.Table != "shardflow-clicks" ||
+	if s.InitialPosition != "TRIM_HORIZON" || s.Checkpoints.Type != "redis" || s.Checkpoints.Table != "shardflow-clicks" ||
 		s.LeaseDuration.D() != DefaultLeaseDuration || s.MaxRecords != DefaultMaxRecords {
 		t.Fatalf("source defaults not applied: %+v", s)
 	}
@@ -68,6 +69,8 @@ func TestValidateNamesFieldPaths(t *testing.T) {
 		{"short lease", "source: {stream: clicks}", "source: {stream: clicks, lease_duration: 10ms}", "source.lease_duration:"},
 		{"max records", "source: {stream: clicks}", "source: {stream: clicks, max_records: 20000}", "source.max_records:"},
 		{"checkpoint store", "source: {stream: clicks}", "source: {stream: clicks, checkpoints: {type: zookeeper}}", "source.checkpoints.type:"},
+		{"redis store needs redis", `redis: {url: "redis://127.0.0.1:6379/0"}`, "", "redis:"},
+		{"at timestamp", "source: {stream: clicks}", "source: {stream: clicks, initial_position: AT_TIMESTAMP, at_timestamp: yesterday}", "source.at_timestamp:"},
 		{"bad field type", "type: float64,", "type: money,", "schema[1].type"},
 		{"no outputs", "outputs:\n  - name: events\n    firehose: {delivery_stream: clicks-events}", "outputs: []", "outputs:"},
 		{"no output kind", "    firehose: {delivery_stream: clicks-events}", "", "outputs[0]:"},

@@ -61,6 +61,7 @@ name: %s
 aws:
   region: %s
   endpoints: {kinesis: %s, dynamodb: %s, firehose: %s, s3: %s}
+redis: {url: "%s", key_prefix: "sf-%s"}
 source:
   stream: %s
   lease_duration: 5s
@@ -82,7 +83,7 @@ dead_letter:
   file: %s
 shutdown_timeout: 20s
 `, s.name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
-		s.stream, s.delivery, s.deadFile)
+		s.env.RedisURL, s.name, s.stream, s.delivery, s.deadFile)
 	cfg, err := pipeline.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)

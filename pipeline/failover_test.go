@@ -196,7 +196,7 @@ dead_letter:
   file: %s
 shutdown_timeout: 15s
 `, cfg.Name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
-		s.env.RedisURL, "sf-"+cfg.Name, s.stream, store, s.delivery, s.deadFile)
+		s.env.RedisURL, "sf-"+cfg.Name+"-w", s.stream, store, s.delivery, s.deadFile)
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ shutdown_timeout: 15s
 // the others within lease time plus a few seconds with 0 events lost; SIGTERM
 // drains the rest in budget; a fresh worker then finds nothing to re-read.
 func TestFailover(t *testing.T) {
-	for _, store := range []string{"dynamodb"} {
+	for _, store := range []string{"redis", "dynamodb"} {
 		t.Run(store, func(t *testing.T) { testFailover(t, store) })
 	}
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 
+	"github.com/redis/go-redis/v9"
+
 	ddbstore "github.com/shardflow/shardflow/checkpoints/dynamodb"
+	redisstore "github.com/shardflow/shardflow/checkpoints/redis"
 	"github.com/shardflow/shardflow/consumer"
 	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/processors/decode"
@@ -42,6 +45,7 @@ type Pipeline struct {
 	outputs  []flow.Output
 	firehose []*fhout.Output
 	dead     *deadletter.Writer
+	redis    redis.UniversalClient // nil unless a Redis-backed part is configured
 
 	decMu    sync.Mutex
 	decoders map[string]*decode.Decoder // one per shard; each used by that shard's goroutine only
@@ -117,20 +121,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		p.outputs = append(p.outputs, out)
 		p.firehose = append(p.firehose, out)
 	}
-	ddb := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) {
-		if cfg.AWS.Endpoints.DynamoDB != "" {
-			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.DynamoDB)
-		}
-	})
-	store, err := ddbstore.New(ctx, ddb, cfg.Source.Checkpoints.Table)
+	s := cfg.Source
+	checkpointer, err := p.leaseStore(ctx, ac)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 	}
-	s := cfg.Source
 	p.consumer, err = consumer.New(consumer.Config{
 		Application: cfg.Name, Stream: s.Stream, WorkerID: opts.WorkerID, AWS: ac,
 		KinesisEndpoint: cfg.AWS.Endpoints.Kinesis, LeaseTable: s.Checkpoints.Table,
-		Checkpointer: store.Checkpointer, InitialPosition: s.InitialPosition,
+		Checkpointer: checkpointer, InitialPosition: s.InitialPosition,
 		LeaseDuration: s.LeaseDuration.D(), ShardSyncInterval: s.ShardSyncInterval.D(),
 		MaxRecords: s.MaxRecords, IdleTimeBetweenReads: s.IdleTimeBetweenReads.D(),
 		MaxInFlightBatches: s.MaxInFlightBatches, CheckpointInterval: s.CheckpointInterval.D(),
@@ -141,6 +140,47 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 	}
 	return p, nil
+}
+
+// leaseStore builds the configured lease and checkpoint store.
+func (p *Pipeline) leaseStore(ctx context.Context, ac aws.Config) (consumer.StoreFactory, error) {
+	cfg := p.cfg
+	switch cfg.Source.Checkpoints.Type {
+	case "redis":
+		rc, err := redisClient(cfg.Redis)
+		if err != nil {
+			return nil, err
+		}
+		p.redis = rc
+		store := redisstore.New(rc, redisstore.Options{
+			Prefix: cfg.Redis.KeyPrefix, Application: cfg.Name, LeaseDuration: cfg.Source.LeaseDuration.D(),
+		})
+		return store.Checkpointer, nil
+	case "dynamodb":
+		ddb := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) {
+			if cfg.AWS.Endpoints.DynamoDB != "" {
+				o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.DynamoDB)
+			}
+		})
+		store, err := ddbstore.New(ctx, ddb, cfg.Source.Checkpoints.Table)
+		if err != nil {
+			return nil, err
+		}
+		return store.Checkpointer, nil
+	}
+	return nil, fmt.Errorf("unknown checkpoint store %q", cfg.Source.Checkpoints.Type)
+}
+
+// redisClient connects to one node (url) or a cluster (cluster_addrs).
+func redisClient(c RedisConfig) (redis.UniversalClient, error) {
+	if len(c.ClusterAddrs) > 0 {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.ClusterAddrs}), nil
+	}
+	opts, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis.url: %w", err)
+	}
+	return redis.NewClient(opts), nil
 }
 
 // Run starts consuming and blocks until ctx is cancelled, then drains within
@@ -165,6 +205,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	if err := p.dead.Close(drainCtx); err != nil {
 		errs = append(errs, err)
+	}
+	if p.redis != nil {
+		if err := p.redis.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close redis: %w", err))
+		}
 	}
 	p.decMu.Lock()
 	for _, d := range p.decoders {

@@ -1,16 +1,26 @@
 // Command firehose-local serves a Firehose-compatible endpoint that
-// delivers to an S3-compatible server (see internal/firehoselocal).
+// delivers to an S3-compatible server and, for Redshift destinations, loads
+// into PostgreSQL (see internal/firehoselocal).
 //
 // Usage:
 //
 //	firehose-local -s3-endpoint http://127.0.0.1:4569 [-addr 127.0.0.1:4573] [-region us-east-1]
+//	               [-redshift-postgres-url postgres://postgres@127.0.0.1:5432/?sslmode=disable]
+//
+// -redshift-postgres-url is the PostgreSQL server that stands in for every
+// Redshift cluster: a Redshift destination whose ClusterJDBCURL is
+// jdbc:redshift://<cluster host>:<port>/<db> loads into database <db> on
+// that server (the JDBC host and port are ignored). The URL's user and
+// password are used when it names a user, else the destination's Username
+// and Password. Without the flag, Redshift destinations are refused.
 //
 // The S3 client signs with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 // (default "local"/"local") and uses path-style addressing. The first line
 // on stdout is "firehose-local listening on http://HOST:PORT" (useful with
 // port 0). SIGTERM or SIGINT stops accepting requests, flushes every
-// stream's buffer to S3 and exits 0; if data could not be delivered within
-// the shutdown timeout it exits 1 saying how much.
+// stream's buffer to S3 (and loads what Redshift destinations staged) and
+// exits 0; if data could not be delivered within the shutdown timeout it
+// exits 1 saying how much.
 package main
 
 import (
@@ -55,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	addr := fs.String("addr", "127.0.0.1:4573", "listen address (port 0 picks a free port)")
 	s3Endpoint := fs.String("s3-endpoint", "", "base URL of the S3-compatible server, e.g. http://127.0.0.1:4569 (required)")
 	region := fs.String("region", "us-east-1", "region used in ARNs and for signing S3 requests")
+	pgURL := fs.String("redshift-postgres-url", "", "PostgreSQL server standing in for Redshift clusters, e.g. postgres://postgres@127.0.0.1:5432/?sslmode=disable (Redshift destinations load into the database their ClusterJDBCURL names)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,9 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := firehoselocal.New(firehoselocal.Config{
-		S3:     newS3Client(*s3Endpoint, *region, getenv),
-		Region: *region,
-		Logger: logger,
+		S3:                  newS3Client(*s3Endpoint, *region, getenv),
+		Region:              *region,
+		Logger:              logger,
+		RedshiftPostgresURL: *pgURL,
 	})
 	if err != nil {
 		return fmt.Errorf("start emulator: %w", err)

@@ -160,6 +160,10 @@ func TestFlagErrors(t *testing.T) {
 	if err := run(ctx, []string{"-s3-endpoint", "127.0.0.1:4569"}, noEnv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not an absolute URL") {
 		t.Errorf("endpoint without scheme: %v", err)
 	}
+	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-s3-endpoint", "http://127.0.0.1:4569", "-redshift-postgres-url", "mysql://127.0.0.1/x"}, noEnv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "RedshiftPostgresURL") || !strings.Contains(err.Error(), "postgres://") {
+		t.Errorf("-redshift-postgres-url mysql://: %v", err)
+	}
 }
 
 func TestDefaultCredentials(t *testing.T) {

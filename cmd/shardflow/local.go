@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/shardflow/shardflow/internal/delivered"
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -124,6 +126,14 @@ func localSetup(ctx context.Context, w io.Writer, cfg *pipeline.Config, ac aws.C
 		return fmt.Errorf("local: delete lease table %s: %w", table, err)
 	}
 
+	if cfg.Source.Checkpoints.Type == "redis" {
+		n, err := clearRedisLeases(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "redis lease keys of %s: %d deleted\n", cfg.Name, n)
+	}
+
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		var owned *s3types.BucketAlreadyOwnedByYou
 		var exists *s3types.BucketAlreadyExists
@@ -209,4 +219,31 @@ func localReport(ctx context.Context, w io.Writer, cfg *pipeline.Config, s3c *s3
 		}
 	}
 	return nil
+}
+
+// clearRedisLeases deletes the pipeline's lease keys (they share one hash
+// tag, see checkpoints/redis), so a re-created stream starts from scratch.
+func clearRedisLeases(ctx context.Context, cfg *pipeline.Config) (int, error) {
+	if len(cfg.Redis.ClusterAddrs) > 0 {
+		return 0, fmt.Errorf("local: redis.cluster_addrs is not a local stack")
+	}
+	opts, err := redis.ParseURL(cfg.Redis.URL)
+	if err != nil {
+		return 0, fmt.Errorf("local: redis.url: %w", err)
+	}
+	rc := redis.NewClient(opts)
+	defer rc.Close()
+	pattern := cfg.Redis.KeyPrefix + ":{" + cfg.Name + "}:*"
+	n := 0
+	iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
+	for iter.Next(ctx) {
+		if err := rc.Del(ctx, iter.Val()).Err(); err != nil {
+			return n, fmt.Errorf("local: delete %s: %w", iter.Val(), err)
+		}
+		n++
+	}
+	if err := iter.Err(); err != nil {
+		return n, fmt.Errorf("local: scan %s: %w", pattern, err)
+	}
+	return n, nil
 }

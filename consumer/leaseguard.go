@@ -33,7 +33,9 @@ func newLeaseGuard(inner chk.Checkpointer, onLost func(string, error)) *leaseGua
 
 // GetLease acquires or renews; a failed renewal of a held lease is a loss.
 func (g *leaseGuard) GetLease(shard *par.ShardStatus, owner string) error {
-	renewing := shard.GetLeaseOwner() == owner && g.held(shard.ID)
+	// Renewing a lease we held, even one that expired locally while we
+	// were paused: its failure is a loss the KCL will not report.
+	renewing := shard.GetLeaseOwner() == owner && g.known(shard.ID)
 	err := g.Checkpointer.GetLease(shard, owner)
 	if err != nil {
 		if renewing {
@@ -73,6 +75,13 @@ func (g *leaseGuard) held(shard string) bool {
 	defer g.mu.Unlock()
 	exp, ok := g.expiry[shard]
 	return ok && g.now().Before(exp)
+}
+
+func (g *leaseGuard) known(shard string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.expiry[shard]
+	return ok
 }
 
 func (g *leaseGuard) forget(shard string) {

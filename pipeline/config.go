@@ -29,6 +29,9 @@ type Config struct {
 	// ShutdownTimeout bounds the drain on SIGTERM (ECS waits 30 s by default
 	// before SIGKILL).
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ProgressLogInterval is how often a "progress" line with the running
+	// totals is logged (default 30s).
+	ProgressLogInterval Duration `yaml:"progress_log_interval"`
 }
 
 // AWSConfig holds the region and optional endpoint overrides (for local
@@ -248,6 +251,7 @@ func (c *Config) applyDefaults() {
 	setDuration(&s.IdleTimeBetweenReads, DefaultIdleTimeBetweenReads)
 	setDuration(&s.CheckpointInterval, DefaultCheckpointInterval)
 	setDuration(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDuration(&c.ProgressLogInterval, 30*time.Second)
 	if s.MaxRecords == 0 {
 		s.MaxRecords = DefaultMaxRecords
 	}
@@ -345,6 +349,9 @@ func (c *Config) Validate() error {
 	}
 	if s.CheckpointInterval.D() < 0 {
 		bad("source.checkpoint_interval", "must not be negative")
+	}
+	if c.ProgressLogInterval.D() < 100*time.Millisecond {
+		bad("progress_log_interval", "must be at least 100ms, got %s", c.ProgressLogInterval.D())
 	}
 	if c.ShutdownTimeout.D() < time.Second {
 		bad("shutdown_timeout", "must be at least 1s, got %s", c.ShutdownTimeout.D())

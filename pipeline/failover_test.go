@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,6 +57,8 @@ type worker struct {
 	held   map[string]time.Time // shard → when taken
 	events []leaseEvent
 	stats  map[string]float64 // from the final "stopped" line
+	// progress holds records_in of each "progress" line, in order.
+	progress []float64
 }
 
 type leaseEvent struct {
@@ -130,6 +133,10 @@ func (w *worker) observe(line []byte) {
 		"lease expired locally (paused or partitioned?): this worker stops processing the shard":
 		delete(w.held, shard)
 		w.events = append(w.events, leaseEvent{now, shard, false})
+	case "progress":
+		if n, ok := m["records_in"].(float64); ok {
+			w.progress = append(w.progress, n)
+		}
 	case "stopped":
 		w.stats = map[string]float64{}
 		for k, v := range m {
@@ -164,7 +171,18 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	return time.Since(start)
 }
 
-func (s *stack) writeConfig(t *testing.T, store string) string {
+func (w *worker) lastProgress() (n float64, lines int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.progress) == 0 {
+		return -1, 0
+	}
+	return w.progress[len(w.progress)-1], len(w.progress)
+}
+
+// writeConfig writes a worker config; sourceExtra lines go under source:,
+// extra lines at the top level.
+func (s *stack) writeConfig(t *testing.T, store, sourceExtra string, extra ...string) string {
 	t.Helper()
 	cfg := s.config(t) // validates the shared settings
 	path := filepath.Join(t.TempDir(), "pipeline.yaml")
@@ -181,6 +199,7 @@ source:
   shard_sync_interval: 250ms
   idle_time_between_reads: 200ms
   checkpoint_interval: 200ms
+  %s
 schema:
   - {name: event_id, type: string}
   - {name: user_id, type: string}
@@ -195,8 +214,9 @@ outputs:
 dead_letter:
   file: %s
 shutdown_timeout: 15s
+%s
 `, cfg.Name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
-		s.env.RedisURL, "sf-"+cfg.Name+"-w", s.stream, store, s.delivery, s.deadFile)
+		s.env.RedisURL, "sf-"+cfg.Name+"-w", s.stream, store, sourceExtra, s.delivery, s.deadFile, strings.Join(extra, "\n"))
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +236,7 @@ func TestFailover(t *testing.T) {
 func testFailover(t *testing.T, store string) {
 	const shards, events, rate = 8, 24000, 1200.0
 	s := newStack(t, shards)
-	cfg := s.writeConfig(t, store)
+	cfg := s.writeConfig(t, store, "")
 	shardflowBinary(t)
 
 	// Put events at a steady rate in the background.
@@ -326,5 +346,87 @@ func testFailover(t *testing.T, store string) {
 	}
 	if after := s.waitDelivered(t, events, time.Second); after.Rows != before {
 		t.Fatalf("rows in S3 went from %d to %d after the fresh worker ran", before, after.Rows)
+	}
+}
+
+// TestPausedWorkerIsFencedOut freezes a worker (SIGSTOP) past its lease while
+// events flow, lets the other worker take its shards, then resumes it: the
+// resumed worker hands over nothing more, every checkpoint stays with the
+// new owner, and every event arrives exactly once.
+func TestPausedWorkerIsFencedOut(t *testing.T) {
+	const shards = 4
+	s := newStack(t, shards)
+	// No lease stealing: once resumed, w1 may not legitimately take shards
+	// back, so every lease must stay w2's.
+	cfg := s.writeConfig(t, "redis", "lease_stealing: false", "progress_log_interval: 300ms")
+	shardflowBinary(t)
+	w1, w2 := startWorker(t, cfg, "w1"), startWorker(t, cfg, "w2")
+	waitFor(t, "both workers to hold shards", 60*time.Second, func() bool {
+		return len(w1.shards()) > 0 && len(w2.shards()) > 0 && len(w1.shards())+len(w2.shards()) == shards
+	})
+	kc := s.env.Kinesis(t)
+	const phase1, phase2 = 2000, 2000
+	gen := workload.New(workload.Config{Seed: 11, Total: phase1 + phase2})
+	if _, err := produce.Put(context.Background(), kc, gen, produce.Options{Stream: s.stream, Count: phase1}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitDelivered(t, phase1, 60*time.Second)
+	// w1's count settles once everything it read is delivered; wait for
+	// two progress lines in a row with the same value, then one more
+	// checkpoint interval.
+	var settled float64
+	waitFor(t, "w1's count to settle", 30*time.Second, func() bool {
+		a, n := w1.lastProgress()
+		time.Sleep(700 * time.Millisecond)
+		b, m := w1.lastProgress()
+		settled = b
+		return m > n && a == b && b > 0
+	})
+	w1Shards := w1.shards()
+	if err := w1.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	taken := waitFor(t, "w2 to take every shard", 60*time.Second, func() bool { return len(w2.shards()) == shards })
+	t.Logf("w1 (shards %v, %v records handled) frozen; w2 took all shards %s later (lease 4s)", w1Shards, settled, taken.Round(time.Millisecond))
+
+	if _, err := produce.Put(context.Background(), kc, gen, produce.Options{Stream: s.stream, Count: phase2}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(stoppedAt.Add(12 * time.Second))) // frozen well past its lease
+	if err := w1.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	res := s.waitDelivered(t, phase1+phase2, 60*time.Second)
+	time.Sleep(3 * time.Second) // give the resumed w1 time to misbehave
+	if got := len(w1.shards()); got != 0 {
+		t.Errorf("resumed w1 still believes it holds %d shards", got)
+	}
+	_ = w1.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-w1.exited; err != nil {
+		t.Errorf("w1 exit: %v", err)
+	}
+	if got := w1.stats["records_in"]; got != settled {
+		t.Fatalf("w1 handled %v records in all, %v before it was frozen: it processed records after its lease was taken", got, settled)
+	}
+	// Every checkpoint and lease is w2's.
+	rc, _ := s.env.Redis(t)
+	keys, err := rc.Keys(context.Background(), "sf-"+s.name+"-w:{"+s.name+"}:lease:*").Result()
+	if err != nil || len(keys) != shards {
+		t.Fatalf("lease keys: %v %v", keys, err)
+	}
+	for _, k := range keys {
+		owner, err := rc.HGet(context.Background(), k, "owner").Result()
+		if err != nil || owner != "w2" {
+			t.Errorf("%s owner = %q (%v), want w2", k, owner, err)
+		}
+	}
+	res = s.waitDelivered(t, phase1+phase2, time.Second)
+	t.Logf("delivered %d rows, %d distinct, %d duplicates", res.Rows, len(res.IDs), res.Duplicates())
+	if len(res.IDs) != phase1+phase2 {
+		t.Fatalf("%d of %d events delivered", len(res.IDs), phase1+phase2)
+	}
+	if res.Duplicates() != 0 {
+		t.Errorf("%d duplicates: w1 had checkpointed everything before it froze", res.Duplicates())
 	}
 }

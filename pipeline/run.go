@@ -190,7 +190,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.consumer.Start(); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	tick := time.NewTicker(p.cfg.ProgressLogInterval.D())
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+			p.logProgress("progress")
+		}
+	}
 	p.log.Info("draining", "budget", p.cfg.ShutdownTimeout.D())
 	drainCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout.D())
 	defer cancel()
@@ -217,9 +226,23 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.decoders = nil
 	p.decMu.Unlock()
-	c := p.Counters()
-	p.log.Info("stopped", "records_in", c.RecordsIn, "rows_out", c.RowsOut, "dead_letters", c.DeadLetters)
+	p.logProgress("stopped")
 	return errors.Join(errs...)
+}
+
+// logProgress logs the running totals under msg.
+func (p *Pipeline) logProgress(msg string) {
+	c := p.Counters()
+	args := []any{"records_in", c.RecordsIn, "rows_out", c.RowsOut, "dead_letters", c.DeadLetters,
+		"shards", len(p.consumer.OwnedShards())}
+	for i, f := range c.Firehose {
+		args = append(args, slog.Group(p.cfg.Outputs[i].Name, "rows", f.Rows, "records", f.Records,
+			"billed_bytes", f.BilledBytes, "retries", f.Retries, "failed_records", f.FailedRecords))
+	}
+	if err := p.Healthy(); err != nil {
+		args = append(args, "unhealthy", err.Error())
+	}
+	p.log.Info(msg, args...)
 }
 
 // HandleBatch decodes one shard batch and hands it to every output; the

@@ -2,7 +2,10 @@ package pipeline_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,8 +20,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardflow/shardflow/bench/workload"
+	"github.com/shardflow/shardflow/consumer/kpl"
 	"github.com/shardflow/shardflow/internal/delivered"
 	"github.com/shardflow/shardflow/internal/produce"
 	"github.com/shardflow/shardflow/internal/testenv"
@@ -366,4 +372,65 @@ func TestCheckpointNeverPassesUndeliveredRecords(t *testing.T) {
 	res := s.waitDelivered(t, events, 60*time.Second)
 	stop2()
 	checkExactlyOnce(t, res, want)
+}
+
+// TestCorruptKPLAggregateGoesToDeadLetter puts KPL aggregates of events, one
+// corrupt aggregate (valid magic and MD5, broken protobuf) and plain events
+// into the same shards: every good event arrives once, the corrupt aggregate
+// is the only dead letter, with its original bytes. The KCL alone would drop
+// the whole GetRecords batch around it.
+func TestCorruptKPLAggregateGoesToDeadLetter(t *testing.T) {
+	const aggregates, perAggregate, plain = 20, 25, 50
+	s := newStack(t, 2)
+	gen := workload.New(workload.Config{Seed: 3, Total: aggregates*perAggregate + plain})
+	want := map[string]bool{}
+	var entries []kintypes.PutRecordsRequestEntry
+	for a := range aggregates {
+		var recs [][]byte
+		for range perAggregate {
+			e := gen.Next()
+			want[e.ID()] = true
+			recs = append(recs, e.AppendJSON(nil))
+		}
+		pk := fmt.Sprintf("agg-%d", a)
+		entries = append(entries, kintypes.PutRecordsRequestEntry{Data: kpl.Aggregate(pk, recs), PartitionKey: aws.String(pk)})
+		if a == aggregates/2 {
+			// Valid magic and MD5 around a body whose first field is cut short.
+			body := []byte{0x0a, 0x10, 'x'}
+			sum := md5.Sum(body)
+			corrupt := append(append([]byte(kpl.Magic), body...), sum[:]...)
+			entries = append(entries, kintypes.PutRecordsRequestEntry{Data: corrupt, PartitionKey: aws.String("agg-bad")})
+		}
+	}
+	for range plain {
+		e := gen.Next()
+		want[e.ID()] = true
+		entries = append(entries, kintypes.PutRecordsRequestEntry{Data: e.AppendJSON(nil), PartitionKey: aws.String(e.ID())})
+	}
+	out, err := s.env.Kinesis(t).PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries})
+	if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 {
+		t.Fatalf("put: %v (failed %d)", err, aws.ToInt32(out.FailedRecordCount))
+	}
+	_, stop := runPipeline(t, s.config(t), "kpl")
+	res := s.waitDelivered(t, len(want), 60*time.Second)
+	c := stop()
+	checkExactlyOnce(t, res, want)
+	if c.DeadLetters != 1 {
+		t.Fatalf("%d dead letters, want exactly the corrupt aggregate", c.DeadLetters)
+	}
+	data, err := os.ReadFile(s.deadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		Reason    string `json:"reason"`
+		RawBase64 string `json:"raw_base64"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		t.Fatalf("dead-letter file: %v\n%s", err, data)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(env.RawBase64)
+	if !strings.HasPrefix(env.Reason, "corrupt_kpl_aggregate") || !bytes.Equal(raw, entries[aggregates/2+1].Data) {
+		t.Fatalf("dead letter reason %q, raw %x; want corrupt_kpl_aggregate with the original bytes", env.Reason, raw)
+	}
 }

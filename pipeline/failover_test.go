@@ -17,6 +17,7 @@ import (
 
 	"github.com/shardflow/shardflow/bench/workload"
 	"github.com/shardflow/shardflow/internal/produce"
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 var (
@@ -428,5 +429,29 @@ func TestPausedWorkerIsFencedOut(t *testing.T) {
 	}
 	if res.Duplicates() != 0 {
 		t.Errorf("%d duplicates: w1 had checkpointed everything before it froze", res.Duplicates())
+	}
+}
+
+// TestLeases64ShardsWithDefaults: with the default shard_sync_interval, one
+// worker holds all 64 shards of a stream within 30 s (the KCL takes one new
+// lease per sync tick).
+func TestLeases64ShardsWithDefaults(t *testing.T) {
+	const shards = 64
+	s := newStack(t, shards)
+	cfg := s.writeConfig(t, "redis", "")
+	// Drop the test's fast shard_sync_interval: measure the default.
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(raw), "  shard_sync_interval: 250ms\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shardflowBinary(t)
+	w := startWorker(t, cfg, "solo")
+	took := waitFor(t, "64 shards leased", 45*time.Second, func() bool { return len(w.shards()) == shards })
+	t.Logf("one worker leased %d shards in %s with the default shard_sync_interval (%s)", shards, took.Round(time.Millisecond), pipeline.DefaultShardSyncInterval)
+	if took > 30*time.Second {
+		t.Fatalf("leasing %d shards took %s, want ≤ 30s", shards, took)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	ddbstore "github.com/shardflow/shardflow/checkpoints/dynamodb"
+	redisstore "github.com/shardflow/shardflow/checkpoints/redis"
 	"github.com/shardflow/shardflow/consumer"
 	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/internal/testenv"
@@ -158,18 +159,26 @@ func (r *reshardEnv) merge() {
 	r.t.Fatal("no adjacent open shards to merge")
 }
 
-func (r *reshardEnv) start(rec *recorder) *consumer.Consumer {
+func (r *reshardEnv) start(rec *recorder, storeKind string) *consumer.Consumer {
 	r.t.Helper()
 	ctx := context.Background()
 	ac := r.env.AWSConfig()
 	table := r.app + "-leases"
-	store, err := ddbstore.New(ctx, r.env.DynamoDB(r.t), table)
-	if err != nil {
-		r.t.Fatal(err)
+	var factory consumer.StoreFactory
+	switch storeKind {
+	case "dynamodb":
+		store, err := ddbstore.New(ctx, r.env.DynamoDB(r.t), table)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		factory = store.Checkpointer
+	case "redis":
+		rc, prefix := r.env.Redis(r.t)
+		factory = redisstore.New(rc, redisstore.Options{Prefix: prefix, Application: r.app}).Checkpointer
 	}
 	c, err := consumer.New(consumer.Config{
 		Application: r.app, Stream: r.stream, WorkerID: "w1", AWS: ac, KinesisEndpoint: r.env.KinesisEndpoint,
-		LeaseTable: table, Checkpointer: store.Checkpointer, InitialPosition: "TRIM_HORIZON",
+		LeaseTable: table, Checkpointer: factory, InitialPosition: "TRIM_HORIZON",
 		LeaseDuration: 5 * time.Second, ShardSyncInterval: 200 * time.Millisecond, MaxRecords: 100,
 		IdleTimeBetweenReads: 100 * time.Millisecond, MaxInFlightBatches: 4, CheckpointInterval: 0,
 		Logger: slog.New(slog.NewTextHandler(testLog{r.t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -248,31 +257,39 @@ func (r *reshardEnv) check(rec *recorder) {
 
 // Resharded (split, then a merge whose parents include a split child) before
 // the consumer ever ran: the KCL alone would start children whose parents
-// have no lease record yet.
+// have no lease record yet, and waits only on ParentShardId.
 func TestChildrenWaitForParentsWhenReshardedBeforeStart(t *testing.T) {
-	r := newReshardEnv(t, 2)
-	r.put(300)
-	r.split()
-	r.put(300)
-	r.merge()
-	r.put(300)
-	rec := &recorder{handled: map[string][]handling{}}
-	r.start(rec)
-	r.check(rec)
+	for _, store := range []string{"redis", "dynamodb"} {
+		t.Run(store, func(t *testing.T) {
+			r := newReshardEnv(t, 2)
+			r.put(300)
+			r.split()
+			r.put(300)
+			r.merge()
+			r.put(300)
+			rec := &recorder{handled: map[string][]handling{}}
+			r.start(rec, store)
+			r.check(rec)
+		})
+	}
 }
 
 func TestChildrenWaitForParentsWhenReshardedWhileRunning(t *testing.T) {
-	r := newReshardEnv(t, 2)
-	rec := &recorder{handled: map[string][]handling{}}
-	r.put(200)
-	r.start(rec)
-	for rec.count() == 0 {
-		time.Sleep(50 * time.Millisecond)
+	for _, store := range []string{"redis", "dynamodb"} {
+		t.Run(store, func(t *testing.T) {
+			r := newReshardEnv(t, 2)
+			rec := &recorder{handled: map[string][]handling{}}
+			r.put(200)
+			r.start(rec, store)
+			for rec.count() == 0 {
+				time.Sleep(50 * time.Millisecond)
+			}
+			r.put(200)
+			r.split()
+			r.put(200)
+			r.merge()
+			r.put(200)
+			r.check(rec)
+		})
 	}
-	r.put(200)
-	r.split()
-	r.put(200)
-	r.merge()
-	r.put(200)
-	r.check(rec)
 }

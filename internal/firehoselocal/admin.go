@@ -22,6 +22,16 @@ type StreamStats struct {
 	BufferedBytes     int64  `json:"buffered_bytes"`
 	DeliveryFailures  int64  `json:"delivery_failures"`
 	LastDeliveryError string `json:"last_delivery_error,omitempty"`
+
+	// Redshift destinations only (zero otherwise). ObjectsDelivered and
+	// friends count objects staged in the intermediate bucket.
+	ObjectsPendingLoad int64  `json:"objects_pending_load"` // staged, not yet loaded or skipped
+	LoadsSucceeded     int64  `json:"loads_succeeded"`      // COPYs that committed
+	RowsLoaded         int64  `json:"rows_loaded"`
+	LoadAttemptsFailed int64  `json:"load_attempts_failed"` // failed COPY attempts, retried or not
+	LoadsFailed        int64  `json:"loads_failed"`         // COPYs given up: an errors manifest each
+	ObjectsSkipped     int64  `json:"objects_skipped"`      // objects listed in errors manifests
+	LastLoadError      string `json:"last_load_error,omitempty"`
 }
 
 func (st *stream) snapshot() StreamStats {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // maxStreams is the service's default quota of delivery streams per region.
@@ -16,7 +17,8 @@ const maxStreams = 5000
 // server-side encryption) is refused by name rather than ignored.
 var createMembers = []string{
 	"DeliveryStreamName", "DeliveryStreamType", "S3DestinationConfiguration",
-	"ExtendedS3DestinationConfiguration", "DirectPutSourceConfiguration", "Tags",
+	"ExtendedS3DestinationConfiguration", "RedshiftDestinationConfiguration",
+	"DirectPutSourceConfiguration", "Tags",
 }
 
 func (s *Server) createDeliveryStream(_ context.Context, body []byte) (any, error) {
@@ -29,8 +31,12 @@ func (s *Server) createDeliveryStream(_ context.Context, body []byte) (any, erro
 	if in.S3DestinationConfiguration != nil {
 		checkS3Config(&v, "s3DestinationConfiguration", in.S3DestinationConfiguration)
 	}
-	if in.ExtendedS3DestinationConfiguration != nil {
-		checkS3Config(&v, "extendedS3DestinationConfiguration", in.ExtendedS3DestinationConfiguration)
+	if ext := in.ExtendedS3DestinationConfiguration; ext != nil {
+		checkS3Config(&v, "extendedS3DestinationConfiguration", ext)
+		checkProcessing(&v, "extendedS3DestinationConfiguration.processingConfiguration", ext.ProcessingConfiguration)
+	}
+	if in.RedshiftDestinationConfiguration != nil {
+		checkRedshiftConfig(&v, "redshiftDestinationConfiguration", in.RedshiftDestinationConfiguration)
 	}
 	if t := in.DeliveryStreamType; t != nil {
 		switch *t {
@@ -49,18 +55,7 @@ func (s *Server) createDeliveryStream(_ context.Context, body []byte) (any, erro
 		return nil, unsupported("DeliveryStreamType " + *t)
 	}
 
-	var d destination
-	var err error
-	switch s3c, ext := in.S3DestinationConfiguration, in.ExtendedS3DestinationConfiguration; {
-	case s3c != nil && ext != nil:
-		return nil, invalidArgument("Exactly one destination configuration must be specified, found both S3DestinationConfiguration and ExtendedS3DestinationConfiguration")
-	case ext != nil:
-		d, err = buildDestination(ext, true)
-	case s3c != nil:
-		d, err = buildDestination(s3c, false)
-	default:
-		return nil, invalidArgument("Exactly one destination configuration must be specified")
-	}
+	d, err := s.buildAnyDestination(&in)
 	if err != nil {
 		return nil, err
 	}
@@ -88,9 +83,42 @@ func (s *Server) createDeliveryStream(_ context.Context, body []byte) (any, erro
 		st.run(s)
 		s.forget(st)
 	}()
-	s.log.Info("delivery stream created", "stream", name, "bucket", d.bucket, "prefix", d.prefix,
-		"size_mib", d.sizeMiB, "interval_s", d.intervalSec, "compression", d.compression)
+	attrs := []any{"stream", name, "bucket", d.bucket, "prefix", d.prefix,
+		"size_mib", d.sizeMiB, "interval_s", d.intervalSec, "compression", d.compression}
+	if r := d.redshift; r != nil {
+		attrs = append(attrs, "redshift_database", r.database, "table", r.table, "copy_options", r.options)
+	}
+	s.log.Info("delivery stream created", attrs...)
 	return createDeliveryStreamOutput{DeliveryStreamARN: arn}, nil
+}
+
+// buildAnyDestination builds the one destination in's configures.
+func (s *Server) buildAnyDestination(in *createDeliveryStreamInput) (destination, error) {
+	var set []string
+	if in.S3DestinationConfiguration != nil {
+		set = append(set, "S3DestinationConfiguration")
+	}
+	if in.ExtendedS3DestinationConfiguration != nil {
+		set = append(set, "ExtendedS3DestinationConfiguration")
+	}
+	if in.RedshiftDestinationConfiguration != nil {
+		set = append(set, "RedshiftDestinationConfiguration")
+	}
+	switch {
+	case len(set) == 0:
+		return destination{}, invalidArgument("Exactly one destination configuration must be specified")
+	case len(set) > 1:
+		return destination{}, invalidArgument("Exactly one destination configuration must be specified, found %s", strings.Join(set, " and "))
+	case in.ExtendedS3DestinationConfiguration != nil:
+		return buildDestination(in.ExtendedS3DestinationConfiguration, true)
+	case in.S3DestinationConfiguration != nil:
+		return buildDestination(in.S3DestinationConfiguration, false)
+	}
+	if s.pgURL == nil {
+		return destination{}, invalidArgument("RedshiftDestinationConfiguration needs a PostgreSQL server standing in for Redshift: " +
+			"start firehose-local with -redshift-postgres-url (Config.RedshiftPostgresURL)")
+	}
+	return buildRedshiftDestination(in.RedshiftDestinationConfiguration)
 }
 
 // refuseUnsupportedMembers rejects a CreateDeliveryStream body that

@@ -205,8 +205,8 @@ func TestCreateErrors(t *testing.T) {
 			c.BufferingHints.IntervalInSeconds = nil
 			return c
 		}()}, "InvalidArgumentException", "SizeInMBs and IntervalInSeconds must be specified together"},
-		{"prefix expression", firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("s"), ExtendedS3DestinationConfiguration: streamConfig("!{timestamp:yyyy}/", 1, 60, types.CompressionFormatUncompressed)},
-			"InvalidArgumentException", "not supported by firehose-local"},
+		{"prefix expression without error prefix", firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("s"), ExtendedS3DestinationConfiguration: streamConfig("!{timestamp:yyyy}/", 1, 60, types.CompressionFormatUncompressed)},
+			"InvalidArgumentException", "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions"},
 		{"zip", firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("s"), ExtendedS3DestinationConfiguration: streamConfig("", 1, 60, types.CompressionFormatZip)},
 			"InvalidArgumentException", "CompressionFormat ZIP is not supported by firehose-local"},
 		{"no destination", firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("s")},
@@ -241,7 +241,7 @@ func TestCreateErrors(t *testing.T) {
 	_, err = e.fh.CreateDeliveryStream(context.Background(), &cases[5].in)
 	var invalid *types.InvalidArgumentException
 	if !errors.As(err, &invalid) {
-		t.Errorf("prefix expression: %T %v, want *types.InvalidArgumentException", err, err)
+		t.Errorf("prefix expression without error prefix: %T %v, want *types.InvalidArgumentException", err, err)
 	}
 }
 

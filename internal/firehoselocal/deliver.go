@@ -16,25 +16,26 @@ import (
 // a stream's goroutine (and so Close) forever.
 const uploadTimeout = 30 * time.Second
 
-// objectKey names an object as Firehose does when the prefix has no
-// !{timestamp} expression: the prefix, then the oldest record's arrival hour
-// (UTC) as YYYY/MM/DD/HH/, then <name>-<version>-YYYY-MM-DD-HH-MM-SS-<id>
-// and the extension.
-func objectKey(d *destination, name string, oldest time.Time, id string) string {
-	t := oldest.UTC()
+// objectKey names an object as Firehose does: the evaluated prefix (its
+// timestamps are the oldest record's arrival, UTC; a prefix without a
+// timestamp expression got yyyy/MM/dd/HH/ appended), then
+// <name>-<version>-YYYY-MM-DD-HH-MM-SS-<id> and the extension.
+func objectKey(t *s3Target, name string, oldest time.Time, id string) string {
 	var b strings.Builder
-	b.WriteString(d.prefix)
-	b.WriteString(t.Format("2006/01/02/15/"))
-	b.WriteString(name)
-	b.WriteString("-" + versionID + "-")
-	b.WriteString(t.Format("2006-01-02-15-04-05"))
-	b.WriteString("-" + id)
-	b.WriteString(d.extension())
+	b.WriteString(t.keyPrefix.eval(oldest, ""))
+	b.WriteString(objectName(name, oldest, id))
+	b.WriteString(t.extension())
 	return b.String()
 }
 
-// upload writes b as one object. Only the stream's goroutine calls it, so b
-// is not shared while it runs.
+// objectName is the part of a key after the prefix, without extension.
+func objectName(stream string, oldest time.Time, id string) string {
+	return stream + "-" + versionID + "-" + oldest.UTC().Format("2006-01-02-15-04-05") + "-" + id
+}
+
+// upload writes b as one object, and its backup copy when S3BackupMode is
+// Enabled. Only the stream's goroutine calls it, so b is not shared while
+// it runs.
 func (s *Server) upload(ctx context.Context, st *stream, b *batch) error {
 	if b.body == nil {
 		body, err := encode(st.dest.compression, b.data)
@@ -43,18 +44,39 @@ func (s *Server) upload(ctx context.Context, st *stream, b *batch) error {
 		}
 		b.body = body
 	}
+	if bk := st.dest.backup; bk != nil && !b.backedUp {
+		if b.backupBody == nil {
+			body, err := encode(bk.compression, b.data)
+			if err != nil {
+				return fmt.Errorf("encode %s backup object: %w", bk.compression, err)
+			}
+			b.backupBody = body
+		}
+		if err := s.putObject(ctx, bk.bucket, b.backupKey, b.backupBody); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		b.backedUp = true
+	}
+	if err := s.putObject(ctx, st.dest.bucket, b.key, b.body); err != nil {
+		return err
+	}
+	s.log.Debug("delivered", "stream", st.name, "key", b.key, "records", b.records, "bytes", len(b.body))
+	return nil
+}
+
+// putObject writes one object, bounded by uploadTimeout.
+func (s *Server) putObject(ctx context.Context, bucket, key string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
 	defer cancel()
 	_, err := s.cfg.S3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        aws.String(st.dest.bucket),
-		Key:           aws.String(b.key),
-		Body:          bytes.NewReader(b.body),
-		ContentLength: aws.Int64(int64(len(b.body))),
+		Bucket:        aws.String(bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
 	})
 	if err != nil {
-		return fmt.Errorf("put s3://%s/%s: %w", st.dest.bucket, b.key, err)
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
 	}
-	s.log.Debug("delivered", "stream", st.name, "key", b.key, "records", b.records, "bytes", len(b.body))
 	return nil
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/shardflow/shardflow/internal/firehoselocal"
 )
 
 // keyPattern is Firehose's object key for a prefix without expressions.
@@ -40,10 +42,9 @@ func TestDeliveryBySize(t *testing.T) {
 	if got := e.object(keys[0]); !bytes.Equal(got, concat(recs[:10])) {
 		t.Errorf("object holds %d bytes, want records 0-9 concatenated (%d bytes)", len(got), len(concat(recs[:10])))
 	}
-	st := e.stats("bysize")
-	if st.ObjectsDelivered != 1 || st.BufferedBytes != 100_000 {
-		t.Errorf("stats = %+v, want 1 object delivered and 100000 bytes buffered", st)
-	}
+	e.waitStats("bysize", "1 object delivered and 100000 bytes buffered", func(st firehoselocal.StreamStats) bool {
+		return st.ObjectsDelivered == 1 && st.BufferedBytes == 100_000
+	})
 
 	// The rest goes out when its interval passes.
 	e.clock.Advance(900 * time.Second)
@@ -56,9 +57,9 @@ func TestDeliveryBySize(t *testing.T) {
 	if got := e.object(second); !bytes.Equal(got, recs[10]) {
 		t.Errorf("second object holds %d bytes, want record 10", len(got))
 	}
-	if st := e.stats("bysize"); st.BytesDelivered != st.BytesAccepted || st.BufferedBytes != 0 {
-		t.Errorf("stats = %+v, want everything delivered", st)
-	}
+	e.waitStats("bysize", "everything delivered", func(st firehoselocal.StreamStats) bool {
+		return st.BytesDelivered == st.BytesAccepted && st.BufferedBytes == 0
+	})
 }
 
 func TestDeliveryByInterval(t *testing.T) {

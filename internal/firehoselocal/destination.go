@@ -20,14 +20,25 @@ const (
 	mib                = 1 << 20
 )
 
-// destination is a validated S3 destination.
-type destination struct {
-	extended    bool // created with ExtendedS3DestinationConfiguration
+// destKind is the kind of destination a stream was created with.
+type destKind int
+
+const (
+	kindS3 destKind = iota + 1
+	kindExtendedS3
+	kindRedshift
+)
+
+// s3Target is a validated S3 location that Firehose writes objects to: an
+// S3 destination, Redshift's intermediate bucket or a backup bucket.
+type s3Target struct {
 	roleARN     string
 	bucketARN   string
 	bucket      string
-	prefix      string
-	errorPrefix string
+	prefix      string // as configured
+	errorPrefix string // as configured
+	keyPrefix   prefixTemplate
+	errPrefix   prefixTemplate
 	sizeMiB     int32
 	intervalSec int32
 	compression string
@@ -35,12 +46,23 @@ type destination struct {
 	cloudWatch  cloudWatchLoggingOptions
 }
 
+// destination is a validated destination. For Redshift the embedded
+// s3Target is the intermediate bucket that objects are staged in.
+type destination struct {
+	kind destKind
+	s3Target
+	appendNewline bool                     // AppendDelimiterToRecord
+	processing    *processingConfiguration // as configured, for Describe
+	backup        *s3Target                // S3BackupMode Enabled (Redshift)
+	redshift      *redshiftTarget
+}
+
 // sizeThreshold is the size trigger in bytes. Firehose's "MB" is MiB.
-func (d *destination) sizeThreshold() int { return int(d.sizeMiB) * mib }
+func (d *s3Target) sizeThreshold() int { return int(d.sizeMiB) * mib }
 
 // extension is appended to object keys: FileExtension when set, else the
 // compression's own.
-func (d *destination) extension() string {
+func (d *s3Target) extension() string {
 	if d.fileExt != "" {
 		return d.fileExt
 	}
@@ -116,11 +138,20 @@ func checkRange(v *violations, path string, n *int32, lo, hi int32) {
 	}
 }
 
-// buildDestination applies defaults and refuses, by name, everything
-// firehose-local does not emulate yet. c has passed checkS3Config.
-func buildDestination(c *s3DestinationConfiguration, extended bool) (destination, error) {
-	d := destination{
-		extended:    extended,
+// s3Use says what an S3 configuration is for: the rules differ.
+type s3Use int
+
+const (
+	useS3 s3Use = iota
+	useRedshiftStaging
+	useBackup
+)
+
+// buildS3Target applies defaults and the prefix rules to an S3
+// configuration that passed checkS3Config, and refuses, by name, what
+// firehose-local does not emulate.
+func buildS3Target(c *s3DestinationConfiguration, use s3Use) (s3Target, error) {
+	d := s3Target{
 		roleARN:     *c.RoleARN,
 		bucketARN:   *c.BucketARN,
 		bucket:      (*c.BucketARN)[strings.LastIndex(*c.BucketARN, ":")+1:],
@@ -134,8 +165,8 @@ func buildDestination(c *s3DestinationConfiguration, extended bool) (destination
 	if c.ErrorOutputPrefix != nil {
 		d.errorPrefix = *c.ErrorOutputPrefix
 	}
-	if strings.Contains(d.prefix, "!{") {
-		return d, unsupported("A Prefix with !{...} expressions")
+	if err := d.buildPrefixes(use); err != nil {
+		return d, err
 	}
 	if h := c.BufferingHints; h != nil {
 		if (h.SizeInMBs == nil) != (h.IntervalInSeconds == nil) {
@@ -149,6 +180,10 @@ func buildDestination(c *s3DestinationConfiguration, extended bool) (destination
 		d.compression = *c.CompressionFormat
 	}
 	if d.compression != "UNCOMPRESSED" && d.compression != "GZIP" {
+		if use == useRedshiftStaging {
+			// Redshift's COPY cannot read these: the service refuses them.
+			return d, invalidArgument("Compression format %s is not supported for the Amazon Redshift destination; use UNCOMPRESSED or GZIP", d.compression)
+		}
 		return d, unsupported("CompressionFormat " + d.compression)
 	}
 	if e := c.EncryptionConfiguration; e != nil && len(e.KMSEncryptionConfig) > 0 && string(e.KMSEncryptionConfig) != "null" {
@@ -157,12 +192,71 @@ func buildDestination(c *s3DestinationConfiguration, extended bool) (destination
 	if c.CloudWatchLoggingOptions != nil {
 		d.cloudWatch = *c.CloudWatchLoggingOptions
 	}
+	return d, nil
+}
+
+// buildPrefixes parses Prefix and ErrorOutputPrefix and applies the rules
+// the service applies to them together.
+func (d *s3Target) buildPrefixes(use s3Use) error {
+	pt, err := parsePrefix("Prefix", d.prefix)
+	if err != nil {
+		return err
+	}
+	et, err := parsePrefix("ErrorOutputPrefix", d.errorPrefix)
+	if err != nil {
+		return err
+	}
+	switch {
+	case use == useRedshiftStaging && pt.expressions:
+		return prefixRuleError("Prefix cannot contain expressions when the destination is Amazon Redshift")
+	case use == useRedshiftStaging && d.errorPrefix != "":
+		return prefixRuleError("ErrorOutputPrefix must be null when the destination is Amazon Redshift")
+	case pt.errorOutType:
+		return prefixRuleError("Prefix cannot contain !{firehose:error-output-type}")
+	case pt.expressions && d.errorPrefix == "":
+		return prefixRuleError("ErrorOutputPrefix cannot be null or empty when Prefix contains expressions")
+	case et.expressions && !et.errorOutType:
+		return prefixRuleError("ErrorOutputPrefix must contain !{firehose:error-output-type} when it contains expressions")
+	}
+	d.keyPrefix = pt.withDefaultTimestamp()
+	if d.errorPrefix == "" {
+		// <prefix><error-output-type>/YYYY/MM/dd/HH/
+		d.errPrefix = pt
+		d.errPrefix.segments = append(append([]segment(nil), pt.segments...),
+			segment{kind: segErrorOutputType}, segment{kind: segLiteral, literal: "/"})
+		d.errPrefix.errorOutType = true
+		d.errPrefix = d.errPrefix.withDefaultTimestamp()
+	} else {
+		d.errPrefix = et.withDefaultTimestamp()
+	}
+	if err := checkEvaluatedLength("Prefix", &d.keyPrefix); err != nil {
+		return err
+	}
+	if d.errorPrefix == "" {
+		return nil // the default one is not the client's to check
+	}
+	return checkEvaluatedLength("ErrorOutputPrefix", &d.errPrefix)
+}
+
+// buildDestination builds an S3 or ExtendedS3 destination. c has passed
+// checkS3Config.
+func buildDestination(c *s3DestinationConfiguration, extended bool) (destination, error) {
+	d := destination{kind: kindS3}
+	if extended {
+		d.kind = kindExtendedS3
+	}
+	t, err := buildS3Target(c, useS3)
+	if err != nil {
+		return d, err
+	}
+	d.s3Target = t
 	if !extended {
 		return d, nil
 	}
-	if isEnabled(c.ProcessingConfiguration, false) {
-		return d, unsupported("ProcessingConfiguration")
+	if d.appendNewline, err = buildProcessing(c.ProcessingConfiguration); err != nil {
+		return d, err
 	}
+	d.processing = c.ProcessingConfiguration
 	// The model: format conversion is enabled by default once configured.
 	if isEnabled(c.DataFormatConversionConfiguration, true) {
 		return d, unsupported("DataFormatConversionConfiguration")
@@ -196,27 +290,36 @@ func isEnabled(f *enabledFlag, defaultWhenPresent bool) bool {
 	return *f.Enabled
 }
 
+// describe renders t as the API's S3 destination description.
+func (t *s3Target) describe() s3DestinationDescription {
+	size, interval := t.sizeMiB, t.intervalSec
+	return s3DestinationDescription{
+		RoleARN:                  t.roleARN,
+		BucketARN:                t.bucketARN,
+		Prefix:                   t.prefix,
+		ErrorOutputPrefix:        t.errorPrefix,
+		BufferingHints:           bufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval},
+		CompressionFormat:        t.compression,
+		EncryptionConfiguration:  encryptionConfiguration{NoEncryptionConfig: "NoEncryption"},
+		CloudWatchLoggingOptions: t.cloudWatch,
+	}
+}
+
 // describe renders d as the API's destination description. The service
 // answers both the extended and the plain view for an S3 destination.
 func (d *destination) describe() destinationDescription {
-	size, interval := d.sizeMiB, d.intervalSec
-	base := s3DestinationDescription{
-		RoleARN:                  d.roleARN,
-		BucketARN:                d.bucketARN,
-		Prefix:                   d.prefix,
-		ErrorOutputPrefix:        d.errorPrefix,
-		BufferingHints:           bufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval},
-		CompressionFormat:        d.compression,
-		EncryptionConfiguration:  encryptionConfiguration{NoEncryptionConfig: "NoEncryption"},
-		CloudWatchLoggingOptions: d.cloudWatch,
+	out := destinationDescription{DestinationId: "destinationId-000000000001"}
+	if d.kind == kindRedshift {
+		out.RedshiftDestinationDescription = d.redshift.describe(d)
+		return out
 	}
-	return destinationDescription{
-		DestinationId:            "destinationId-000000000001",
-		S3DestinationDescription: base,
-		ExtendedS3DestinationDescription: extendedS3DestinationDescription{
-			s3DestinationDescription: base,
-			S3BackupMode:             "Disabled",
-			FileExtension:            d.fileExt,
-		},
+	base := d.s3Target.describe()
+	out.S3DestinationDescription = &base
+	out.ExtendedS3DestinationDescription = &extendedS3DestinationDescription{
+		s3DestinationDescription: base,
+		ProcessingConfiguration:  d.processing,
+		S3BackupMode:             "Disabled",
+		FileExtension:            d.fileExt,
 	}
+	return out
 }

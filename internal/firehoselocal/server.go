@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -33,6 +34,14 @@ type Config struct {
 	// FlushTick is how often each stream checks its interval trigger, and so
 	// the latency of IntervalInSeconds=0. Default 100ms.
 	FlushTick time.Duration
+	// RedshiftPostgresURL is the PostgreSQL server that stands in for every
+	// Redshift cluster, e.g. postgres://postgres@127.0.0.1:5432/?sslmode=disable.
+	// A Redshift destination loads into the database its ClusterJDBCURL
+	// names (jdbc:redshift://<any cluster host>:<port>/<database>), on this
+	// server; the URL's user and password are used when it has a user, else
+	// the destination's Username and Password. Empty: Redshift destinations
+	// are refused with InvalidArgumentException.
+	RedshiftPostgresURL string
 }
 
 const (
@@ -53,6 +62,8 @@ type Server struct {
 	// passes so that retry loops give up.
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
+
+	pgURL *url.URL // parsed RedshiftPostgresURL, nil when unset
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -83,8 +94,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.FlushTick <= 0 {
 		cfg.FlushTick = defaultFlushTick
 	}
+	var pgURL *url.URL
+	if cfg.RedshiftPostgresURL != "" {
+		u, err := parsePostgresURL(cfg.RedshiftPostgresURL)
+		if err != nil {
+			return nil, fmt.Errorf("firehoselocal: Config.RedshiftPostgresURL: %w", err)
+		}
+		pgURL = u
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
+		pgURL:      pgURL,
 		cfg:        cfg,
 		log:        cfg.Logger.With("component", "firehose-local"),
 		baseCtx:    ctx,
@@ -111,9 +131,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Close stops accepting requests, flushes every stream's buffer to S3 and
-// waits for the stream goroutines. If ctx ends first, uploads still failing
-// are abandoned and the error says how many bytes were not delivered.
+// Close stops accepting requests, flushes every stream's buffer to S3 (and,
+// for Redshift, loads what is staged) and waits for the stream goroutines.
+// If ctx ends first, uploads and loads still failing are abandoned and the
+// error says how much was not delivered.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -142,11 +163,19 @@ func (s *Server) Close(ctx context.Context) error {
 	s.cancelBase()
 
 	var lost int64
+	var unloaded int
 	for _, st := range all {
 		lost += st.snapshot().BufferedBytes
+		st.mu.Lock()
+		unloaded += st.abandoned
+		st.mu.Unlock()
 	}
 	if lost > 0 {
 		return fmt.Errorf("firehoselocal: close: %d bytes not delivered to S3: %w", lost, errors.Join(ctxErr, errUndelivered))
+	}
+	if unloaded > 0 {
+		return fmt.Errorf("firehoselocal: close: %d objects staged in S3 but not loaded into PostgreSQL (listed under errors/manifests/ where S3 allowed): %w",
+			unloaded, errors.Join(ctxErr, errUndelivered))
 	}
 	if ctxErr != nil {
 		return fmt.Errorf("firehoselocal: close: %w", ctxErr)

@@ -25,6 +25,18 @@ type batch struct {
 	oldest  time.Time // arrival of the first record: names the object
 	key     string    // set when sealed, kept across retries
 	body    []byte    // encoded object, computed on the first upload attempt
+	// S3BackupMode Enabled: the same records are also written here.
+	backupKey  string
+	backupBody []byte
+	backedUp   bool // the backup object is written; only the main one failed
+}
+
+// stagedObject is an object in a Redshift destination's intermediate
+// bucket that waits for its COPY.
+type stagedObject struct {
+	key     string
+	oldest  time.Time
+	records int
 }
 
 // stream is one delivery stream: its configuration, buffer and counters.
@@ -39,6 +51,11 @@ type stream struct {
 	stopc    chan struct{} // closed once by stop
 	stopOnce sync.Once
 
+	// Redshift only: loadKick wakes the loader when an object is staged;
+	// stagingDone is closed by run once nothing more will be staged.
+	loadKick    chan struct{}
+	stagingDone chan struct{}
+
 	mu      sync.Mutex
 	state   string
 	cur     *batch   // open batch, nil when empty
@@ -50,18 +67,25 @@ type stream struct {
 	// draining is set when the final flush starts; from then on puts are
 	// refused, because a record appended after that flush would be lost.
 	draining bool
+	// Redshift only: objects staged in S3 and waiting for COPY, oldest
+	// first, and how many were left unloaded because Close's deadline
+	// passed (the loader lists them in an errors manifest, best effort).
+	staged    []stagedObject
+	abandoned int
 }
 
 func newStream(name, arn string, created time.Time, d destination) *stream {
 	return &stream{
-		name:    name,
-		arn:     arn,
-		created: created,
-		dest:    d,
-		kick:    make(chan struct{}, 1),
-		stopc:   make(chan struct{}),
-		state:   statusCreating,
-		rng:     newRand(0),
+		name:        name,
+		arn:         arn,
+		created:     created,
+		dest:        d,
+		kick:        make(chan struct{}, 1),
+		stopc:       make(chan struct{}),
+		loadKick:    make(chan struct{}, 1),
+		stagingDone: make(chan struct{}),
+		state:       statusCreating,
+		rng:         newRand(0),
 	}
 }
 
@@ -87,23 +111,32 @@ func (st *stream) acceptingLocked(s *Server) error {
 	return nil
 }
 
-// appendLocked buffers one record that arrived at now. It seals the open
-// batch first when the record would take it past the size hint, and after
-// when the record fills it, so objects stay within SizeInMBs (a record is at
-// most 1,024,000 bytes, below the 1 MiB minimum hint). Caller holds mu.
+// appendLocked buffers one record that arrived at now, followed by a
+// newline when the AppendDelimiterToRecord processor is on. It seals the
+// open batch first when the record would take it past the size hint, and
+// after when the record fills it, so objects stay within SizeInMBs (a
+// record is at most 1,024,000 bytes, below the 1 MiB minimum hint). Caller
+// holds mu.
 func (st *stream) appendLocked(data []byte, now time.Time) {
+	n := len(data)
+	if st.dest.appendNewline {
+		n++
+	}
 	limit := st.dest.sizeThreshold()
-	if st.cur != nil && len(st.cur.data)+len(data) > limit {
+	if st.cur != nil && len(st.cur.data)+n > limit {
 		st.sealLocked()
 	}
 	if st.cur == nil {
 		st.cur = &batch{oldest: now}
 	}
 	st.cur.data = append(st.cur.data, data...)
+	if st.dest.appendNewline {
+		st.cur.data = append(st.cur.data, '\n')
+	}
 	st.cur.records++
 	st.stats.RecordsAccepted++
 	st.stats.BytesAccepted += int64(len(data))
-	st.stats.BufferedBytes += int64(len(data))
+	st.stats.BufferedBytes += int64(n)
 	if len(st.cur.data) >= limit {
 		st.sealLocked()
 	}
@@ -117,7 +150,10 @@ func (st *stream) sealLocked() {
 		return
 	}
 	st.cur = nil
-	b.key = objectKey(&st.dest, st.name, b.oldest, uuid.NewString())
+	b.key = objectKey(&st.dest.s3Target, st.name, b.oldest, uuid.NewString())
+	if st.dest.backup != nil {
+		b.backupKey = objectKey(st.dest.backup, st.name, b.oldest, uuid.NewString())
+	}
 	st.sealed = append(st.sealed, b)
 	select {
 	case st.kick <- struct{}{}:
@@ -145,7 +181,8 @@ func (st *stream) next() *batch {
 	return st.sealed[0]
 }
 
-// delivered removes b, which was uploaded, from the queue.
+// delivered removes b, which was uploaded, from the queue. For Redshift it
+// hands the staged object to the loader.
 func (st *stream) delivered(b *batch) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -154,6 +191,15 @@ func (st *stream) delivered(b *batch) {
 	st.stats.RecordsDelivered += int64(b.records)
 	st.stats.BytesDelivered += int64(len(b.data))
 	st.stats.BufferedBytes -= int64(len(b.data))
+	if st.dest.kind != kindRedshift {
+		return
+	}
+	st.staged = append(st.staged, stagedObject{key: b.key, oldest: b.oldest, records: b.records})
+	st.stats.ObjectsPendingLoad++
+	select {
+	case st.loadKick <- struct{}{}:
+	default:
+	}
 }
 
 func (st *stream) deliveryFailed(err error) {
@@ -180,6 +226,20 @@ func (st *stream) run(s *Server) {
 		st.state = statusActive
 	}
 	st.mu.Unlock()
+
+	if st.dest.kind == kindRedshift {
+		// The loader runs COPYs one at a time while staging goes on; it
+		// finishes the staged objects after the final flush.
+		loaderDone := make(chan struct{})
+		go func() {
+			defer close(loaderDone)
+			st.loadLoop(s)
+		}()
+		defer func() {
+			close(st.stagingDone)
+			<-loaderDone
+		}()
+	}
 
 	tick := time.NewTicker(s.cfg.FlushTick)
 	defer tick.Stop()

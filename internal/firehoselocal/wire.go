@@ -32,6 +32,22 @@ type enabledFlag struct {
 	Enabled *bool
 }
 
+type processorParameter struct {
+	ParameterName  *string
+	ParameterValue *string
+}
+
+type processor struct {
+	Type       *string
+	Parameters []processorParameter `json:",omitempty"`
+}
+
+// processingConfiguration is read from requests and echoed in descriptions.
+type processingConfiguration struct {
+	Enabled    *bool
+	Processors []processor `json:",omitempty"`
+}
+
 // s3DestinationConfiguration covers both S3DestinationConfiguration and
 // ExtendedS3DestinationConfiguration; the extended-only members are ignored
 // for the plain kind, as the service ignores members a shape does not have.
@@ -46,7 +62,7 @@ type s3DestinationConfiguration struct {
 	CloudWatchLoggingOptions *cloudWatchLoggingOptions
 
 	// Extended only.
-	ProcessingConfiguration           *enabledFlag
+	ProcessingConfiguration           *processingConfiguration
 	DataFormatConversionConfiguration *enabledFlag
 	DynamicPartitioningConfiguration  *enabledFlag
 	S3BackupMode                      *string
@@ -55,11 +71,43 @@ type s3DestinationConfiguration struct {
 	CustomTimeZone                    *string
 }
 
+type copyCommand struct {
+	DataTableName    *string
+	DataTableColumns *string
+	CopyOptions      *string
+}
+
+type redshiftRetryOptions struct {
+	DurationInSeconds *int32
+}
+
+type secretsManagerConfiguration struct {
+	Enabled   *bool
+	SecretARN *string
+	RoleARN   *string
+}
+
+type redshiftDestinationConfiguration struct {
+	RoleARN                     *string
+	ClusterJDBCURL              *string
+	CopyCommand                 *copyCommand
+	Username                    *string
+	Password                    *string
+	RetryOptions                *redshiftRetryOptions
+	S3Configuration             *s3DestinationConfiguration
+	ProcessingConfiguration     *processingConfiguration
+	S3BackupMode                *string
+	S3BackupConfiguration       *s3DestinationConfiguration
+	CloudWatchLoggingOptions    *cloudWatchLoggingOptions
+	SecretsManagerConfiguration *secretsManagerConfiguration
+}
+
 type createDeliveryStreamInput struct {
 	DeliveryStreamName                 *string
 	DeliveryStreamType                 *string
 	S3DestinationConfiguration         *s3DestinationConfiguration
 	ExtendedS3DestinationConfiguration *s3DestinationConfiguration
+	RedshiftDestinationConfiguration   *redshiftDestinationConfiguration
 }
 
 type createDeliveryStreamOutput struct {
@@ -92,8 +140,9 @@ type encryptionStatus struct {
 
 type destinationDescription struct {
 	DestinationId                    string
-	S3DestinationDescription         s3DestinationDescription
-	ExtendedS3DestinationDescription extendedS3DestinationDescription
+	S3DestinationDescription         *s3DestinationDescription         `json:",omitempty"`
+	ExtendedS3DestinationDescription *extendedS3DestinationDescription `json:",omitempty"`
+	RedshiftDestinationDescription   *redshiftDestinationDescription   `json:",omitempty"`
 }
 
 type s3DestinationDescription struct {
@@ -109,8 +158,34 @@ type s3DestinationDescription struct {
 
 type extendedS3DestinationDescription struct {
 	s3DestinationDescription
-	S3BackupMode  string
-	FileExtension string `json:",omitempty"`
+	ProcessingConfiguration *processingConfiguration `json:",omitempty"`
+	S3BackupMode            string
+	FileExtension           string `json:",omitempty"`
+}
+
+type copyCommandDescription struct {
+	DataTableName    string
+	DataTableColumns string `json:",omitempty"`
+	CopyOptions      string `json:",omitempty"`
+}
+
+type retryOptionsDescription struct {
+	DurationInSeconds int32
+}
+
+// redshiftDestinationDescription never carries the password, as the
+// service's does not.
+type redshiftDestinationDescription struct {
+	RoleARN                  string
+	ClusterJDBCURL           string
+	CopyCommand              copyCommandDescription
+	Username                 string
+	RetryOptions             retryOptionsDescription
+	S3DestinationDescription s3DestinationDescription
+	ProcessingConfiguration  *processingConfiguration `json:",omitempty"`
+	S3BackupMode             string
+	S3BackupDescription      *s3DestinationDescription `json:",omitempty"`
+	CloudWatchLoggingOptions cloudWatchLoggingOptions
 }
 
 type listDeliveryStreamsInput struct {

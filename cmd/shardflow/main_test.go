@@ -59,6 +59,7 @@ func TestLocalRefusesNonLoopbackEndpoints(t *testing.T) {
 	err := os.WriteFile(cfg, []byte(`
 name: p
 aws: {endpoints: {kinesis: "https://kinesis.us-east-1.amazonaws.com"}}
+redis: {url: "redis://127.0.0.1:6379/0"}
 source: {stream: s}
 schema: [{name: a, type: string}]
 outputs: [{name: o, firehose: {delivery_stream: d}}]

@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		// backoff; SDK-level retries of the whole call would resend
 		// records that already succeeded inside it.
 		o.RetryMaxAttempts = 1
+		o.HTTPClient = fhout.HTTPClient()
 	})
 	for _, oc := range cfg.Outputs {
 		enc, err := encode.NewNDJSON(schema)

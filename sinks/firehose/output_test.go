@@ -59,7 +59,11 @@ func newEnv(t *testing.T) *env {
 	}
 	flsrv := httptest.NewServer(fl)
 	t.Cleanup(func() { flsrv.Close(); _ = fl.Close(context.Background()) })
-	fh := firehose.NewFromConfig(cfg, func(o *firehose.Options) { o.BaseEndpoint = aws.String(flsrv.URL); o.RetryMaxAttempts = 1 })
+	fh := firehose.NewFromConfig(cfg, func(o *firehose.Options) {
+		o.BaseEndpoint = aws.String(flsrv.URL)
+		o.RetryMaxAttempts = 1
+		o.HTTPClient = fhout.HTTPClient()
+	})
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	dec, err := decode.New(mem, clickSchema)
 	if err != nil {

@@ -434,3 +434,34 @@ func TestCorruptKPLAggregateGoesToDeadLetter(t *testing.T) {
 		t.Fatalf("dead letter reason %q, raw %x; want corrupt_kpl_aggregate with the original bytes", env.Reason, raw)
 	}
 }
+
+// TestPipelineExactlyOnceUnderFirehoseFaults: firehose-local throttles 20% of
+// records and fails 5% of calls; every event still arrives exactly once:
+// only failed records are resent, by index.
+func TestPipelineExactlyOnceUnderFirehoseFaults(t *testing.T) {
+	const events = 5000
+	s := newStack(t, 2)
+	gen := workload.New(workload.Config{Seed: 77, Total: events})
+	if _, err := produce.Put(context.Background(), s.env.Kinesis(t), gen, produce.Options{Stream: s.stream, Count: events}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	replay := workload.New(workload.Config{Seed: 77, Total: events})
+	for range events {
+		e := replay.Next()
+		want[e.ID()] = true
+	}
+	s.setFaults(t, `{"throttle_fraction": 0.2, "fail_call_fraction": 0.05, "seed": 9}`)
+	cfg := s.config(t)
+	// Small records: many calls, so the faults bite often.
+	cfg.Source.MaxRecords = 100
+	_, stop := runPipeline(t, cfg, "chaos")
+	res := s.waitDelivered(t, events, 90*time.Second)
+	c := stop()
+	checkExactlyOnce(t, res, want)
+	f := c.Firehose[0]
+	t.Logf("firehose under faults: %d calls, %d retries, %d records failed and resent", f.Calls, f.Retries, f.FailedRecords)
+	if f.FailedRecords == 0 || f.Retries == 0 {
+		t.Fatalf("no faults were seen (%+v): the test proves nothing", f)
+	}
+}

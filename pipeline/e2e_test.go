@@ -60,9 +60,10 @@ func newStack(t *testing.T, shards int32) *stack {
 	return s
 }
 
-func (s *stack) config(t *testing.T) *pipeline.Config {
-	t.Helper()
-	yaml := fmt.Sprintf(`
+// yaml renders the test pipeline's config: store is the lease store,
+// sourceExtra lines go under source:, extra lines at the top level.
+func (s *stack) yaml(store, sourceExtra string, extra ...string) string {
+	return fmt.Sprintf(`
 name: %s
 aws:
   region: %s
@@ -70,10 +71,12 @@ aws:
 redis: {url: "%s", key_prefix: "sf-%s"}
 source:
   stream: %s
-  lease_duration: 5s
-  shard_sync_interval: 300ms
+  checkpoints: {type: %s}
+  lease_duration: 4s
+  shard_sync_interval: 250ms
   idle_time_between_reads: 200ms
   checkpoint_interval: 200ms
+  %s
 schema:
   - {name: event_id, type: string}
   - {name: user_id, type: string}
@@ -87,10 +90,16 @@ outputs:
     firehose: {delivery_stream: %s, linger: 100ms}
 dead_letter:
   file: %s
-shutdown_timeout: 20s
+shutdown_timeout: 15s
+%s
 `, s.name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
-		s.env.RedisURL, s.name, s.stream, s.delivery, s.deadFile)
-	cfg, err := pipeline.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
+		s.env.RedisURL, s.name, s.stream, store, sourceExtra, s.delivery, s.deadFile, strings.Join(extra, "\n"))
+}
+
+// config parses the test pipeline's config with the Redis lease store.
+func (s *stack) config(t *testing.T) *pipeline.Config {
+	t.Helper()
+	cfg, err := pipeline.Parse([]byte(s.yaml("redis", "")), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -181,45 +181,15 @@ func (w *worker) lastProgress() (n float64, lines int) {
 	return w.progress[len(w.progress)-1], len(w.progress)
 }
 
-// writeConfig writes a worker config; sourceExtra lines go under source:,
-// extra lines at the top level.
+// writeConfig writes a worker config file (see stack.yaml).
 func (s *stack) writeConfig(t *testing.T, store, sourceExtra string, extra ...string) string {
 	t.Helper()
-	cfg := s.config(t) // validates the shared settings
 	path := filepath.Join(t.TempDir(), "pipeline.yaml")
-	yaml := fmt.Sprintf(`
-name: %s
-aws:
-  region: %s
-  endpoints: {kinesis: %s, dynamodb: %s, firehose: %s, s3: %s}
-redis: {url: "%s", key_prefix: %s}
-source:
-  stream: %s
-  checkpoints: {type: %s}
-  lease_duration: 4s
-  shard_sync_interval: 250ms
-  idle_time_between_reads: 200ms
-  checkpoint_interval: 200ms
-  %s
-schema:
-  - {name: event_id, type: string}
-  - {name: user_id, type: string}
-  - {name: page, type: string}
-  - {name: country, type: string}
-  - {name: ts, type: timestamp}
-  - {name: price, type: float64}
-  - {name: user_agent, type: string}
-outputs:
-  - name: s3
-    firehose: {delivery_stream: %s, linger: 100ms}
-dead_letter:
-  file: %s
-shutdown_timeout: 15s
-%s
-`, cfg.Name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
-		s.env.RedisURL, "sf-"+cfg.Name+"-w", s.stream, store, sourceExtra, s.delivery, s.deadFile, strings.Join(extra, "\n"))
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(s.yaml(store, sourceExtra, extra...)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := pipeline.Load(path); err != nil {
+		t.Fatalf("config: %v", err)
 	}
 	return path
 }
@@ -426,7 +396,7 @@ func TestPausedWorkerIsFencedOut(t *testing.T) {
 	}
 	// Every checkpoint and lease is w2's.
 	rc, _ := s.env.Redis(t)
-	keys, err := rc.Keys(context.Background(), "sf-"+s.name+"-w:{"+s.name+"}:lease:*").Result()
+	keys, err := rc.Keys(context.Background(), "sf-"+s.name+":{"+s.name+"}:lease:*").Result()
 	if err != nil || len(keys) != shards {
 		t.Fatalf("lease keys: %v %v", keys, err)
 	}

@@ -29,6 +29,7 @@ func cmdProduce(args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("rate", 0, "records per second (0: as fast as the stream takes them)")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "generator seed (same seed, same events)")
 	malformed := fs.Int("malformed", 0, "number of undecodable records to mix in (exercises dead-letter)")
+	aggregate := fs.Int("kpl", 0, "pack this many events into each KPL aggregated record (0: plain records)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func cmdProduce(args []string, stdout, stderr io.Writer) error {
 			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Kinesis)
 		}
 	})
-	opts := produce.Options{Stream: *stream, Count: *count, Rate: *rate, Malformed: *malformed}
+	opts := produce.Options{Stream: *stream, Count: *count, Rate: *rate, Malformed: *malformed, Aggregate: *aggregate}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar := progressbar.NewOptions(*count, progressbar.OptionSetWriter(stderr),
 			progressbar.OptionSetDescription("putting records"), progressbar.OptionShowCount(),
@@ -67,8 +68,8 @@ func cmdProduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("produce: after %d events: %w", sum.Events, err)
 	}
-	fmt.Fprintf(stdout, "put %d events and %d malformed records into %s in %s (%.0f rec/s, %d calls, %d records retried), seed %d\n",
-		sum.Events, sum.Malformed, *stream, sum.Elapsed.Round(time.Millisecond),
+	fmt.Fprintf(stdout, "put %d events (%d KPL aggregates) and %d malformed records into %s in %s (%.0f events/s, %d calls, %d records retried), seed %d\n",
+		sum.Events, sum.Aggregates, sum.Malformed, *stream, sum.Elapsed.Round(time.Millisecond),
 		float64(sum.Events+sum.Malformed)/sum.Elapsed.Seconds(), sum.Calls, sum.Retried, *seed)
 	return nil
 }

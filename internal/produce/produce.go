@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardflow/shardflow/bench/workload"
+	"github.com/shardflow/shardflow/consumer/kpl"
 )
 
 // Options controls a run of Put.
@@ -23,6 +24,9 @@ type Options struct {
 	// Malformed puts this many undecodable records among the events (one
 	// every Count/Malformed), to exercise dead-letter handling.
 	Malformed int
+	// Aggregate > 1 packs that many events into each KPL aggregated record
+	// (one partition key per aggregate, as a KPL does per shard).
+	Aggregate int
 	// Progress, if set, is called after each accepted PutRecords call with
 	// the number of records accepted so far.
 	Progress func(done int)
@@ -33,14 +37,27 @@ type Options struct {
 // Summary says what was put.
 type Summary struct {
 	Events, Malformed int
-	Calls, Retried    int
-	Elapsed           time.Duration
+	// Aggregates is the number of KPL aggregated records put.
+	Aggregates     int
+	Calls, Retried int
+	Elapsed        time.Duration
 }
 
-const maxRecordsPerCall = 500
+// PutRecords limits: 500 records and 5 MiB per call; stop adding records
+// a little below the byte limit.
+const (
+	maxRecordsPerCall = 500
+	maxBytesPerCall   = 4 << 20
+	// MaxAggregate keeps a ~300-byte-event aggregate under Kinesis's 1 MiB
+	// record limit.
+	MaxAggregate = 2000
+)
 
 // Put generates opts.Count records from gen and puts them into the stream.
 func Put(ctx context.Context, c *kinesis.Client, gen *workload.Generator, opts Options) (Summary, error) {
+	if opts.Aggregate > MaxAggregate {
+		return Summary{}, fmt.Errorf("produce: aggregate of %d events exceeds %d (Kinesis records are at most 1 MiB)", opts.Aggregate, MaxAggregate)
+	}
 	if opts.MaxRetryTime <= 0 {
 		opts.MaxRetryTime = time.Minute
 	}
@@ -51,29 +68,47 @@ func Put(ctx context.Context, c *kinesis.Client, gen *workload.Generator, opts O
 		every = max(1, opts.Count/opts.Malformed)
 	}
 	entries := make([]types.PutRecordsRequestEntry, 0, maxRecordsPerCall)
-	done := 0
+	done := 0 // events and malformed records generated so far
 	for done < opts.Count {
 		entries = entries[:0]
-		n := min(maxRecordsPerCall, opts.Count-done)
-		for i := range n {
-			idx := done + i
-			if every > 0 && idx%every == every-1 && sum.Malformed < opts.Malformed {
-				entries = append(entries, types.PutRecordsRequestEntry{
-					Data:         []byte(`{"event_id": "broken-` + strconv.Itoa(idx) + `", "price": not-json`),
-					PartitionKey: aws.String("malformed-" + strconv.Itoa(idx)),
-				})
+		callBytes := 0
+		before := done
+		for len(entries) < maxRecordsPerCall && callBytes < maxBytesPerCall && done < opts.Count {
+			var entry types.PutRecordsRequestEntry
+			switch {
+			case every > 0 && done%every == every-1 && sum.Malformed < opts.Malformed:
+				entry = types.PutRecordsRequestEntry{
+					Data:         []byte(`{"event_id": "broken-` + strconv.Itoa(done) + `", "price": not-json`),
+					PartitionKey: aws.String("malformed-" + strconv.Itoa(done)),
+				}
 				sum.Malformed++
-				continue
+				done++
+			case opts.Aggregate > 1:
+				k := min(opts.Aggregate, opts.Count-done)
+				subs := make([][]byte, 0, k)
+				for range k {
+					e := gen.Next()
+					subs = append(subs, e.AppendJSON(make([]byte, 0, 320)))
+				}
+				pk := "kpl-" + strconv.Itoa(done)
+				entry = types.PutRecordsRequestEntry{Data: kpl.Aggregate(pk, subs), PartitionKey: aws.String(pk)}
+				sum.Events += k
+				sum.Aggregates++
+				done += k
+			default:
+				e := gen.Next()
+				entry = types.PutRecordsRequestEntry{
+					Data:         e.AppendJSON(make([]byte, 0, 320)),
+					PartitionKey: aws.String("u-" + strconv.Itoa(e.UserID)),
+				}
+				sum.Events++
+				done++
 			}
-			e := gen.Next()
-			entries = append(entries, types.PutRecordsRequestEntry{
-				Data:         e.AppendJSON(make([]byte, 0, 320)),
-				PartitionKey: aws.String("u-" + strconv.Itoa(e.UserID)),
-			})
-			sum.Events++
+			entries = append(entries, entry)
+			callBytes += len(entry.Data) + len(aws.ToString(entry.PartitionKey))
 		}
 		if opts.Rate > 0 {
-			due := start.Add(time.Duration(float64(done) / opts.Rate * float64(time.Second)))
+			due := start.Add(time.Duration(float64(before) / opts.Rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				select {
 				case <-time.After(d):
@@ -88,7 +123,6 @@ func Put(ctx context.Context, c *kinesis.Client, gen *workload.Generator, opts O
 		if err != nil {
 			return sum, err
 		}
-		done += n
 		if opts.Progress != nil {
 			opts.Progress(done)
 		}

@@ -110,7 +110,8 @@ type OutputConfig struct {
 // FirehoseConfig sends rows to a Firehose delivery stream.
 type FirehoseConfig struct {
 	DeliveryStream string `yaml:"delivery_stream"`
-	// Format of each row: "ndjson".
+	// Format of each row: "ndjson" (S3, Athena, Redshift JSON 'auto') or
+	// "csv" (Redshift COPY ... CSV).
 	Format string `yaml:"format"`
 	// Linger is how long a partly filled request waits for more rows.
 	Linger Duration `yaml:"linger"`
@@ -385,8 +386,8 @@ func (c *Config) Validate() error {
 		if !namePattern.MatchString(f.DeliveryStream) {
 			bad(p+".firehose.delivery_stream", "must be a delivery stream name (1-64 of [a-zA-Z0-9_.-]), got %q", f.DeliveryStream)
 		}
-		if f.Format != "ndjson" {
-			bad(p+".firehose.format", "must be ndjson, got %q", f.Format)
+		if f.Format != "ndjson" && f.Format != "csv" {
+			bad(p+".firehose.format", "must be ndjson or csv, got %q", f.Format)
 		}
 		if f.Linger.D() < 0 || f.Linger.D() > time.Minute {
 			bad(p+".firehose.linger", "must be 0..1m, got %s", f.Linger.D())

@@ -76,6 +76,7 @@ func TestValidateNamesFieldPaths(t *testing.T) {
 		{"no output kind", "    firehose: {delivery_stream: clicks-events}", "", "outputs[0]:"},
 		{"bad delivery stream", "delivery_stream: clicks-events", "delivery_stream: 'a b'", "outputs[0].firehose.delivery_stream:"},
 		{"bad format", "delivery_stream: clicks-events", "delivery_stream: x, format: xml", "outputs[0].firehose.format:"},
+		{"csv is a format", "delivery_stream: clicks-events", "delivery_stream: x, format: csv", ""},
 		{"in flight", "delivery_stream: clicks-events", "delivery_stream: x, max_in_flight: 0", ""},
 		{"both dead letters", "outputs:", "dead_letter: {file: x, stdout: true}\noutputs:", "dead_letter:"},
 	}
@@ -86,7 +87,7 @@ func TestValidateNamesFieldPaths(t *testing.T) {
 				t.Fatalf("replacement %q not found", c.from)
 			}
 			_, err := Parse([]byte(y), noEnv)
-			if c.wantPath == "" { // max_in_flight 0 means "default": must be accepted
+			if c.wantPath == "" { // accepted configs
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
 				}

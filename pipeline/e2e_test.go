@@ -464,6 +464,9 @@ func TestPipelineExactlyOnceUnderFirehoseFaults(t *testing.T) {
 	cfg := s.config(t)
 	// Small records: many calls, so the faults bite often.
 	cfg.Source.MaxRecords = 100
+	// Linger 0: every read batch goes out as its own call, so there are
+	// dozens of calls and the injected faults bite.
+	cfg.Outputs[0].Firehose.Linger = 0
 	_, stop := runPipeline(t, cfg, "chaos")
 	res := s.waitDelivered(t, events, 90*time.Second)
 	c := stop()

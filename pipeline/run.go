@@ -106,11 +106,17 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		o.HTTPClient = fhout.HTTPClient()
 	})
 	for _, oc := range cfg.Outputs {
-		enc, err := encode.NewNDJSON(schema)
+		f := oc.Firehose
+		var enc fhout.RowEncoder
+		switch f.Format {
+		case "csv":
+			enc, err = encode.NewCSV(schema, encode.CSVOptions{})
+		default:
+			enc, err = encode.NewNDJSON(schema)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
 		}
-		f := oc.Firehose
 		out, err := fhout.New(fhout.Options{
 			Client: fh, DeliveryStream: f.DeliveryStream, Encoder: enc, Pipeline: cfg.Name,
 			DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight,

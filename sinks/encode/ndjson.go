@@ -1,7 +1,6 @@
 package encode
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 
@@ -30,14 +29,8 @@ type ndjsonCol struct {
 func NewNDJSON(schema *arrow.Schema) (*NDJSON, error) {
 	e := &NDJSON{schema: schema}
 	for i, f := range schema.Fields() {
-		switch t := f.Type.(type) {
-		case *arrow.StringType, *arrow.Int64Type, *arrow.Float64Type, *arrow.BooleanType:
-		case *arrow.TimestampType:
-			if t.Unit != arrow.Microsecond {
-				return nil, fmt.Errorf("encode: column %d %q: timestamp unit %s, want us", i, f.Name, t.Unit)
-			}
-		default:
-			return nil, fmt.Errorf("encode: column %d %q: type %s is not supported by NDJSON (want utf8, int64, float64, bool, timestamp[us])", i, f.Name, f.Type)
+		if err := checkColumn(i, f, "NDJSON"); err != nil {
+			return nil, err
 		}
 		sep := byte(',')
 		if i == 0 {

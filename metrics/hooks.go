@@ -1,0 +1,247 @@
+package metrics
+
+import (
+	"strings"
+	"time"
+)
+
+// Hooks receives shardflow's measurements. Implementations should embed Nop
+// so that a hook added later is a no-op for them rather than a compile
+// error. See the package documentation for who calls each hook and the
+// rules every implementation follows (no blocking, no per-call allocation,
+// safe for concurrent use).
+type Hooks interface {
+	// RecordsRead reports one batch of a shard handed over to the
+	// pipeline: its records, their payload bytes (sum of len(Data)) and
+	// the shard's MillisBehindLatest from the GetRecords call. Call it for
+	// empty reads too (records 0), so that the lag of a caught-up shard
+	// drops to 0.
+	RecordsRead(shard string, records, bytes int, millisBehind int64)
+	// BatchAcked reports a handed-over batch whose ack fired, with the time
+	// from hand-over to ack. err is the ack's error: non-nil means an
+	// output gave up and the batch will not be checkpointed.
+	BatchAcked(shard string, records int, latency time.Duration, err error)
+	// Checkpointed reports a successful checkpoint write. lag is the time
+	// from the checkpointed record's arrival in the stream
+	// (ApproximateArrivalTimestamp) to the write.
+	Checkpointed(shard string, lag time.Duration)
+	// LeaseGained reports that this worker started processing a shard.
+	LeaseGained(shard string)
+	// LeaseLost reports that this worker stopped processing a shard; reason
+	// is one of the Lease* constants. It should be the shard's last hook
+	// call: adapters drop the shard's series.
+	LeaseLost(shard string, reason string)
+
+	// RowsOut reports rows handed to an output (by output name).
+	RowsOut(output string, rows int)
+	// FirehoseCall reports one PutRecordBatch attempt to a delivery stream.
+	FirehoseCall(stream string, c FirehoseCall)
+	// DeadLetter reports n rows written durably to the dead-letter output
+	// with the given reason. The reason may be the full "<code>: <detail>"
+	// text: adapters keep only the code (see ReasonCode).
+	DeadLetter(reason string, n int)
+
+	// RedisCall reports one Redis round trip (a command, script or
+	// pipeline) of the named operation, e.g. "checkpoint", "lease_renew",
+	// "window_flush", "enrich_lookup".
+	RedisCall(op string, latency time.Duration, err error)
+	// WindowFlush reports one flush of a shard's partial aggregates for a
+	// window operator applied to Redis, with the number of keys written.
+	WindowFlush(op string, keys int)
+	// WindowEmit reports one emission of closed windows acked by the sink.
+	WindowEmit(op string, rows int)
+	// LateRows reports n rows of an operator that arrived after their
+	// window was emitted, and what was done with them (a Late* constant).
+	LateRows(op string, n int, action string)
+}
+
+// FirehoseCall describes one PutRecordBatch attempt. A resend of the records
+// Firehose failed is a new attempt with Attempt > 0.
+type FirehoseCall struct {
+	// Records and PayloadBytes are what the call sent (count, sum of the
+	// records' data lengths).
+	Records, PayloadBytes int
+	// FailedRecords is how many of them Firehose rejected inside a
+	// successful call (FailedPutCount). When Err is set, every record
+	// failed whatever this says.
+	FailedRecords int
+	// BilledBytes is the billed size of the records Firehose accepted:
+	// each rounded up to the 5 KiB billing increment.
+	BilledBytes int
+	// Attempt is 0 for the first send of these records, n for the n-th
+	// resend.
+	Attempt int
+	// Latency is the duration of the call itself (not of the backoff).
+	Latency time.Duration
+	// Err is the error of the whole call (throttling, network, 5xx), nil
+	// when Firehose answered.
+	Err error
+}
+
+// Reasons a lease is lost, for LeaseLost.
+const (
+	// LeaseReleased: the worker gave the shard up (drain, shutdown,
+	// rebalancing) after checkpointing.
+	LeaseReleased = "released"
+	// LeaseShardEnd: the shard was closed by resharding and fully
+	// processed (SHARD_END).
+	LeaseShardEnd = "shard_end"
+	// LeaseExpired: the lease expired locally (the worker was paused or
+	// partitioned) or its renewal failed.
+	LeaseExpired = "expired"
+	// LeaseFenced: a checkpoint write was refused because another worker
+	// owns the lease now.
+	LeaseFenced = "fenced"
+)
+
+// What happens to a late row, for LateRows.
+const (
+	LateDrop       = "drop"
+	LateDeadLetter = "dead_letter"
+	LateUpdate     = "update"
+)
+
+// ReasonCode returns the code a dead-letter reason starts with: the text
+// before the first ':' with surrounding spaces removed, or the whole reason
+// when it has no detail. It does not allocate.
+func ReasonCode(reason string) string {
+	if i := strings.IndexByte(reason, ':'); i >= 0 {
+		reason = reason[:i]
+	}
+	return strings.TrimSpace(reason)
+}
+
+// Nop implements every hook as a no-op. It is the default when no hooks are
+// configured, and the type to embed in a partial implementation.
+type Nop struct{}
+
+var _ Hooks = Nop{}
+
+func (Nop) RecordsRead(string, int, int, int64)          {}
+func (Nop) BatchAcked(string, int, time.Duration, error) {}
+func (Nop) Checkpointed(string, time.Duration)           {}
+func (Nop) LeaseGained(string)                           {}
+func (Nop) LeaseLost(string, string)                     {}
+func (Nop) RowsOut(string, int)                          {}
+func (Nop) FirehoseCall(string, FirehoseCall)            {}
+func (Nop) DeadLetter(string, int)                       {}
+func (Nop) RedisCall(string, time.Duration, error)       {}
+func (Nop) WindowFlush(string, int)                      {}
+func (Nop) WindowEmit(string, int)                       {}
+func (Nop) LateRows(string, int, string)                 {}
+
+// Multi calls every hook of its elements in order. Build it with Join,
+// which flattens nested Multis and drops nil and Nop elements.
+type Multi []Hooks
+
+var _ Hooks = Multi(nil)
+
+func (m Multi) RecordsRead(shard string, records, bytes int, millisBehind int64) {
+	for _, h := range m {
+		h.RecordsRead(shard, records, bytes, millisBehind)
+	}
+}
+
+func (m Multi) BatchAcked(shard string, records int, latency time.Duration, err error) {
+	for _, h := range m {
+		h.BatchAcked(shard, records, latency, err)
+	}
+}
+
+func (m Multi) Checkpointed(shard string, lag time.Duration) {
+	for _, h := range m {
+		h.Checkpointed(shard, lag)
+	}
+}
+
+func (m Multi) LeaseGained(shard string) {
+	for _, h := range m {
+		h.LeaseGained(shard)
+	}
+}
+
+func (m Multi) LeaseLost(shard, reason string) {
+	for _, h := range m {
+		h.LeaseLost(shard, reason)
+	}
+}
+
+func (m Multi) RowsOut(output string, rows int) {
+	for _, h := range m {
+		h.RowsOut(output, rows)
+	}
+}
+
+func (m Multi) FirehoseCall(stream string, c FirehoseCall) {
+	for _, h := range m {
+		h.FirehoseCall(stream, c)
+	}
+}
+
+func (m Multi) DeadLetter(reason string, n int) {
+	for _, h := range m {
+		h.DeadLetter(reason, n)
+	}
+}
+
+func (m Multi) RedisCall(op string, latency time.Duration, err error) {
+	for _, h := range m {
+		h.RedisCall(op, latency, err)
+	}
+}
+
+func (m Multi) WindowFlush(op string, keys int) {
+	for _, h := range m {
+		h.WindowFlush(op, keys)
+	}
+}
+
+func (m Multi) WindowEmit(op string, rows int) {
+	for _, h := range m {
+		h.WindowEmit(op, rows)
+	}
+}
+
+func (m Multi) LateRows(op string, n int, action string) {
+	for _, h := range m {
+		h.LateRows(op, n, action)
+	}
+}
+
+// Join combines hooks into one: nil and Nop elements are dropped and
+// Multis flattened; it returns Nop{} for none and the hook itself for one,
+// so the core can always call through a non-nil Hooks.
+func Join(hooks ...Hooks) Hooks {
+	var flat Multi
+	var add func(h Hooks)
+	add = func(h Hooks) {
+		switch h := h.(type) {
+		case nil, Nop, *Nop:
+		case Multi:
+			for _, e := range h {
+				add(e)
+			}
+		default:
+			flat = append(flat, h)
+		}
+	}
+	for _, h := range hooks {
+		add(h)
+	}
+	switch len(flat) {
+	case 0:
+		return Nop{}
+	case 1:
+		return flat[0]
+	}
+	return flat
+}
+
+// OrNop returns h, or Nop{} when h is nil: for an Options field that may be
+// left unset.
+func OrNop(h Hooks) Hooks {
+	if h == nil {
+		return Nop{}
+	}
+	return h
+}

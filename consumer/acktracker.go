@@ -3,6 +3,7 @@ package consumer
 import (
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ackTracker keeps one shard's batches in read order and reports the last
@@ -14,7 +15,8 @@ type ackTracker struct {
 	base    uint64
 	// acked is the highest contiguous acked sequence not yet returned by
 	// takeCheckpoint ("" when nothing new).
-	acked string
+	acked        string
+	ackedArrival time.Time
 	// failed is the first error an output reported; once set the shard's
 	// checkpoint never advances again in this process.
 	failed error
@@ -25,6 +27,7 @@ type ackTracker struct {
 
 type trackedBatch struct {
 	lastSeq string
+	arrival time.Time // of the batch's last record
 	done    bool
 }
 
@@ -36,12 +39,12 @@ func newAckTracker() *ackTracker {
 
 // add registers a batch whose last record has sequence lastSeq and returns
 // the function that acks it, which must be called exactly once.
-func (t *ackTracker) add(lastSeq string) func(error) {
+func (t *ackTracker) add(lastSeq string, arrival time.Time) func(error) {
 	t.mu.Lock()
 	if len(t.pending) == 0 {
 		t.idle = make(chan struct{})
 	}
-	t.pending = append(t.pending, trackedBatch{lastSeq: lastSeq})
+	t.pending = append(t.pending, trackedBatch{lastSeq: lastSeq, arrival: arrival})
 	id := t.base + uint64(len(t.pending)) - 1
 	t.mu.Unlock()
 	var once sync.Once
@@ -69,7 +72,7 @@ func (t *ackTracker) ack(id uint64, err error) {
 		return
 	}
 	if t.failed == nil {
-		t.acked = t.pending[n-1].lastSeq
+		t.acked, t.ackedArrival = t.pending[n-1].lastSeq, t.pending[n-1].arrival
 	}
 	t.pending = t.pending[n:]
 	t.base += uint64(n)
@@ -79,17 +82,18 @@ func (t *ackTracker) ack(id uint64, err error) {
 	}
 }
 
-// takeCheckpoint returns the sequence a checkpoint may now advance to, or ""
-// when nothing new was acked or an output failed.
-func (t *ackTracker) takeCheckpoint() string {
+// takeCheckpoint returns the sequence a checkpoint may now advance to (and
+// that record's arrival time), or "" when nothing new was acked or an
+// output failed.
+func (t *ackTracker) takeCheckpoint() (string, time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.failed != nil {
-		return ""
+		return "", time.Time{}
 	}
-	s := t.acked
+	s, at := t.acked, t.ackedArrival
 	t.acked = ""
-	return s
+	return s, at
 }
 
 // err returns the first output failure, if any.

@@ -5,20 +5,23 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 )
+
+func take(tr *ackTracker) string { s, _ := tr.takeCheckpoint(); return s }
 
 func TestAckTrackerCheckpointsOnlyContiguousPrefix(t *testing.T) {
 	tr := newAckTracker()
-	a1, a2, a3 := tr.add("10"), tr.add("20"), tr.add("30")
+	a1, a2, a3 := tr.add("10", time.Time{}), tr.add("20", time.Time{}), tr.add("30", time.Time{})
 	a2(nil)
-	if got := tr.takeCheckpoint(); got != "" {
+	if got := take(tr); got != "" {
 		t.Fatalf("checkpoint after only the 2nd batch acked = %q, want none", got)
 	}
 	a1(nil)
-	if got := tr.takeCheckpoint(); got != "20" {
+	if got := take(tr); got != "20" {
 		t.Fatalf("checkpoint = %q, want 20", got)
 	}
-	if got := tr.takeCheckpoint(); got != "" {
+	if got := take(tr); got != "" {
 		t.Fatalf("second take = %q, want none", got)
 	}
 	select {
@@ -27,7 +30,7 @@ func TestAckTrackerCheckpointsOnlyContiguousPrefix(t *testing.T) {
 	default:
 	}
 	a3(nil)
-	if got := tr.takeCheckpoint(); got != "30" {
+	if got := take(tr); got != "30" {
 		t.Fatalf("checkpoint = %q, want 30", got)
 	}
 	<-tr.idleCh()
@@ -35,11 +38,11 @@ func TestAckTrackerCheckpointsOnlyContiguousPrefix(t *testing.T) {
 
 func TestAckTrackerFailureStopsCheckpoints(t *testing.T) {
 	tr := newAckTracker()
-	a1, a2, a3 := tr.add("1"), tr.add("2"), tr.add("3")
+	a1, a2, a3 := tr.add("1", time.Time{}), tr.add("2", time.Time{}), tr.add("3", time.Time{})
 	a1(nil)
 	a2(errors.New("firehose gave up"))
 	a3(nil)
-	if got := tr.takeCheckpoint(); got != "" {
+	if got := take(tr); got != "" {
 		t.Fatalf("checkpoint after a failure = %q, want none", got)
 	}
 	if tr.err() == nil {
@@ -52,7 +55,7 @@ func TestAckTrackerFailureStopsCheckpoints(t *testing.T) {
 
 func TestAckTrackerDoubleAckPanics(t *testing.T) {
 	tr := newAckTracker()
-	a := tr.add("1")
+	a := tr.add("1", time.Time{})
 	a(nil)
 	defer func() {
 		if recover() == nil {
@@ -71,13 +74,13 @@ func TestAckTrackerRandomOrder(t *testing.T) {
 		const n = 200
 		acks := make([]func(error), n)
 		for i := range acks {
-			acks[i] = tr.add(strconv.Itoa(i))
+			acks[i] = tr.add(strconv.Itoa(i), time.Time{})
 		}
 		done := make([]bool, n)
 		for _, i := range r.Perm(n) {
 			acks[i](nil)
 			done[i] = true
-			if cp := tr.takeCheckpoint(); cp != "" {
+			if cp := take(tr); cp != "" {
 				last, _ := strconv.Atoi(cp)
 				for j := 0; j <= last; j++ {
 					if !done[j] {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shardflow/shardflow/consumer/kpl"
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/metrics"
 )
 
 // Handler receives one shard's records, one KCL batch at a time, on that
@@ -56,6 +57,8 @@ type Config struct {
 	LeaseStealing bool
 	// AtTimestamp is the start time when InitialPosition is AT_TIMESTAMP.
 	AtTimestamp time.Time
+	// Hooks receives reads, acks, checkpoints and lease changes.
+	Hooks metrics.Hooks
 	// InitialPosition is "TRIM_HORIZON" or "LATEST".
 	InitialPosition      string
 	LeaseDuration        time.Duration
@@ -106,6 +109,7 @@ func New(cfg Config, h Handler) (*Consumer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Hooks = metrics.OrNop(cfg.Hooks)
 	if cfg.MaxInFlightBatches < 1 {
 		cfg.MaxInFlightBatches = 1
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/shardflow/shardflow/checkpoints"
 	"github.com/shardflow/shardflow/consumer/kpl"
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/metrics"
 )
 
 // shardProcessor is the KCL record processor of one leased shard. All its
@@ -34,6 +35,8 @@ type shardProcessor struct {
 	// or checkpointed for this shard by this processor. Set from the lease
 	// guard's goroutine, read on the shard's.
 	lost atomic.Bool
+	// ended makes LeaseLost the processor's last hook call, exactly once.
+	ended atomic.Bool
 }
 
 func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
@@ -41,6 +44,7 @@ func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
 	p.log = p.c.log.With("shard", p.shard)
 	p.slots = make(chan struct{}, p.c.cfg.MaxInFlightBatches)
 	p.c.register(p)
+	p.c.cfg.Hooks.LeaseGained(p.shard)
 	p.log.Info("shard lease taken", "checkpoint", aws.ToString(in.ExtendedSequenceNumber.SequenceNumber))
 }
 
@@ -49,7 +53,11 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		return
 	}
 	p.checkpoint(in.Checkpointer, false)
-	if len(in.Records) == 0 || p.lost.Load() {
+	if len(in.Records) == 0 {
+		p.c.cfg.Hooks.RecordsRead(p.shard, 0, 0, in.MillisBehindLatest)
+		return
+	}
+	if p.lost.Load() {
 		return
 	}
 	if !p.gateOpen && !p.waitForParents() {
@@ -85,9 +93,11 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 	p.recs = p.recs[:0]
 	var prevSeq string
 	var sub int64
+	bytes := 0
 	for i := range in.Records {
 		r := &in.Records[i]
 		seq := aws.ToString(r.SequenceNumber)
+		bytes += len(r.Data)
 		// Sub-records of one KPL aggregate share its sequence number and
 		// arrive together, in order: number them.
 		if seq == prevSeq {
@@ -109,16 +119,20 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		}
 		p.recs = append(p.recs, rec)
 	}
-	lastSeq := p.recs[len(p.recs)-1].SequenceNumber
-	ack := p.acks.add(lastSeq)
+	last := p.recs[len(p.recs)-1]
+	ack := p.acks.add(last.SequenceNumber, last.ArrivalTime)
+	n, handed, hooks, shard := len(p.recs), time.Now(), p.c.cfg.Hooks, p.shard
 	release := func(err error) {
 		<-p.slots
+		hooks.BatchAcked(shard, n, time.Since(handed), err)
 		ack(err)
 	}
 	if err := p.c.handler.HandleBatch(p.c.hardCtx, p.shard, p.recs, release); err != nil {
 		release(err)
-		p.log.Error("batch not accepted", "last_sequence", lastSeq, "err", err)
+		p.log.Error("batch not accepted", "last_sequence", last.SequenceNumber, "err", err)
+		return
 	}
+	hooks.RecordsRead(p.shard, n, bytes, in.MillisBehindLatest)
 }
 
 func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
@@ -126,6 +140,7 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	reason := aws.ToString(kcl.ShutdownReasonMessage(in.ShutdownReason))
 	if in.ShutdownReason == kcl.ZOMBIE || p.lost.Load() {
 		p.log.Warn("shard lease lost; not checkpointing", "reason", reason)
+		p.end(metrics.LeaseExpired)
 		return
 	}
 	// Wait for everything handed over to be acked (or for the drain budget
@@ -139,6 +154,7 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	// overtake grandparents).
 	if in.ShutdownReason == kcl.TERMINATE && !p.gateOpen && !p.waitForParents() {
 		p.log.Info("shard ended but its parents have not; not writing SHARD_END", "reason", reason)
+		p.end(metrics.LeaseReleased)
 		return
 	}
 	if in.ShutdownReason == kcl.TERMINATE && p.acks.inFlight() == 0 && p.acks.err() == nil {
@@ -150,10 +166,12 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 			return
 		}
 		p.log.Info("shard finished (SHARD_END)")
+		p.end(metrics.LeaseShardEnd)
 		return
 	}
 	p.checkpoint(in.Checkpointer, true)
 	p.log.Info("shard released", "reason", reason, "unacked_batches", p.acks.inFlight())
+	p.end(metrics.LeaseReleased)
 }
 
 // checkpoint writes the acked position when it moved and the interval has
@@ -162,7 +180,7 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 	if !force && time.Since(p.lastCheckpoint) < p.c.cfg.CheckpointInterval {
 		return
 	}
-	seq := p.acks.takeCheckpoint()
+	seq, arrival := p.acks.takeCheckpoint()
 	if seq == "" {
 		return
 	}
@@ -181,6 +199,7 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 		return
 	}
 	p.lastCheckpoint = time.Now()
+	p.c.cfg.Hooks.Checkpointed(p.shard, p.lastCheckpoint.Sub(arrival))
 }
 
 // leaseHeld checks the lease guard's local expiry (no I/O).
@@ -199,6 +218,18 @@ func (p *shardProcessor) markLost(err error) {
 	}
 	p.log.Warn("lease lost: this worker stops processing the shard", "err", err)
 	p.c.unregister(p)
+	reason := metrics.LeaseExpired
+	if errors.Is(err, checkpoints.ErrLeaseLost) {
+		reason = metrics.LeaseFenced
+	}
+	p.end(reason)
+}
+
+// end reports the end of this processor's lease, once.
+func (p *shardProcessor) end(reason string) {
+	if !p.ended.Swap(true) {
+		p.c.cfg.Hooks.LeaseLost(p.shard, reason)
+	}
 }
 
 // waitForParents blocks until every parent of the shard has finished, polling

@@ -29,6 +29,8 @@ type Config struct {
 	// ShutdownTimeout bounds the drain on SIGTERM (ECS waits 30 s by default
 	// before SIGKILL).
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Ops is the operations HTTP endpoint (/metrics, /healthz, /readyz).
+	Ops OpsConfig `yaml:"ops"`
 	// ProgressLogInterval is how often a "progress" line with the running
 	// totals is logged (default 30s).
 	ProgressLogInterval Duration `yaml:"progress_log_interval"`
@@ -47,6 +49,13 @@ type EndpointsConfig struct {
 	DynamoDB string `yaml:"dynamodb"`
 	Firehose string `yaml:"firehose"`
 	S3       string `yaml:"s3"`
+}
+
+// OpsConfig configures the operations endpoint.
+type OpsConfig struct {
+	// Listen is the address of /metrics, /healthz and /readyz (default
+	// ":9090"); "off" disables the endpoint.
+	Listen string `yaml:"listen"`
 }
 
 // RedisConfig is the Redis shared by the lease store and, later, window
@@ -240,6 +249,9 @@ func (c *Config) applyDefaults() {
 	if s.LeaseStealing == nil {
 		on := true
 		s.LeaseStealing = &on
+	}
+	if c.Ops.Listen == "" {
+		c.Ops.Listen = ":9090"
 	}
 	if c.Redis.KeyPrefix == "" {
 		c.Redis.KeyPrefix = "sf"

@@ -91,6 +91,7 @@ outputs:
 dead_letter:
   file: %s
 shutdown_timeout: 15s
+ops: {listen: "127.0.0.1:0"}
 %s
 `, s.name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
 		s.env.RedisURL, s.name, s.stream, store, sourceExtra, s.delivery, s.deadFile, strings.Join(extra, "\n"))
@@ -248,8 +249,28 @@ func TestPipelineDeliversEveryEventOnce(t *testing.T) {
 	}
 
 	cfg := s.config(t)
-	_, stop := runPipeline(t, cfg, "w1")
+	p1, stop := runPipeline(t, cfg, "w1")
 	res := s.waitDelivered(t, events, 90*time.Second)
+	// The ops endpoint counts what happened, while the pipeline runs.
+	addr := p1.OpsAddr()
+	if code := httpStatus(t, "http://"+addr+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d while running, want 200", code)
+	}
+	waitFor(t, "metrics to count every record", 10*time.Second, func() bool {
+		return scrape(t, addr, "shardflow_records_acked_total", "") == events+malformed
+	})
+	if n := scrape(t, addr, "shardflow_records_read_total", ""); n != events+malformed {
+		t.Errorf("shardflow_records_read_total = %v, want %d", n, events+malformed)
+	}
+	if n := scrape(t, addr, "shardflow_dead_letter_rows_total", `reason="invalid_json"`); n != malformed {
+		t.Errorf("dead_letter_rows_total{reason=invalid_json} = %v, want %d", n, malformed)
+	}
+	if n := scrape(t, addr, "shardflow_output_rows_total", `output="s3"`); n != events {
+		t.Errorf("output_rows_total{output=s3} = %v, want %d", n, events)
+	}
+	if n := scrape(t, addr, "shardflow_leases_held", ""); n != 2 {
+		t.Errorf("leases_held = %v, want 2", n)
+	}
 	c := stop()
 	checkExactlyOnce(t, res, want)
 	if c.RecordsIn != events+malformed || c.RowsOut != events || c.DeadLetters != malformed {
@@ -364,6 +385,9 @@ func TestCheckpointNeverPassesUndeliveredRecords(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("unhealthy as expected: %v", p1.Healthy())
+	waitFor(t, "/readyz to report the failed output", 5*time.Second, func() bool {
+		return httpStatus(t, "http://"+p1.OpsAddr()+"/readyz") == http.StatusServiceUnavailable
+	})
 	began := time.Now()
 	c1 := stop1()
 	if d := time.Since(began); d > 10*time.Second {
@@ -476,4 +500,42 @@ func TestPipelineExactlyOnceUnderFirehoseFaults(t *testing.T) {
 	if f.FailedRecords == 0 || f.Retries == 0 {
 		t.Fatalf("no faults were seen (%+v): the test proves nothing", f)
 	}
+}
+
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// scrape sums a metric's samples from /metrics, over the series whose label
+// set contains match ("" for all).
+func scrape(t *testing.T, addr, metric, match string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, metric+"{") && !strings.HasPrefix(line, metric+" ") {
+			continue
+		}
+		if match != "" && !strings.Contains(line, match) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
 }

@@ -22,6 +22,10 @@ import (
 	redisstore "github.com/shardflow/shardflow/checkpoints/redis"
 	"github.com/shardflow/shardflow/consumer"
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/internal/opsserver"
+	"github.com/shardflow/shardflow/metrics"
+	"github.com/shardflow/shardflow/metrics/prom"
+	"github.com/shardflow/shardflow/metrics/redishook"
 	"github.com/shardflow/shardflow/processors/decode"
 	"github.com/shardflow/shardflow/sinks/deadletter"
 	"github.com/shardflow/shardflow/sinks/encode"
@@ -34,6 +38,8 @@ type Options struct {
 	WorkerID string
 	// Allocator for Arrow buffers; default memory.DefaultAllocator.
 	Allocator memory.Allocator
+	// Hooks, if set, receives measurements besides the Prometheus adapter.
+	Hooks metrics.Hooks
 }
 
 // Pipeline is one running pipeline: a consumer feeding decode and outputs.
@@ -51,6 +57,11 @@ type Pipeline struct {
 	decoders map[string]*decode.Decoder // one per shard; each used by that shard's goroutine only
 
 	recordsIn, rowsOut, deadLetters atomic.Int64
+
+	hooks    metrics.Hooks
+	prom     *prom.Metrics
+	ops      *opsserver.Server
+	draining atomic.Bool
 }
 
 // Counters is a snapshot of a pipeline's totals.
@@ -82,6 +93,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{cfg: cfg, log: log, mem: opts.Allocator, decoders: map[string]*decode.Decoder{}}
+	if p.prom, err = prom.New(prom.Options{Pipeline: cfg.Name}); err != nil {
+		return nil, fmt.Errorf("pipeline %s: metrics: %w", cfg.Name, err)
+	}
+	p.hooks = metrics.Join(p.prom, opts.Hooks)
 	// The schema is validated already; this decoder also gives the Arrow
 	// schema the encoders need.
 	proto, err := decode.New(p.mem, cfg.Schema)
@@ -95,6 +110,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 	} else if p.dead, err = deadletter.OpenFile(cfg.DeadLetter.File); err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 	}
+	p.dead.WithHooks(p.hooks)
 	fh := firehose.NewFromConfig(ac, func(o *firehose.Options) {
 		if cfg.AWS.Endpoints.Firehose != "" {
 			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Firehose)
@@ -120,7 +136,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		out, err := fhout.New(fhout.Options{
 			Client: fh, DeliveryStream: f.DeliveryStream, Encoder: enc, Pipeline: cfg.Name,
 			DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight,
-			RetryTimeout: f.RetryTimeout.D(), Logger: log.With("output_name", oc.Name),
+			RetryTimeout: f.RetryTimeout.D(), Logger: log.With("output_name", oc.Name), Hooks: p.hooks,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
@@ -141,6 +157,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		MaxRecords: s.MaxRecords, IdleTimeBetweenReads: s.IdleTimeBetweenReads.D(),
 		MaxInFlightBatches: s.MaxInFlightBatches, CheckpointInterval: s.CheckpointInterval.D(),
 		MaxLeases: s.MaxLeases, LeaseStealing: *s.LeaseStealing, AtTimestamp: atTimestamp(s.AtTimestamp),
+		Hooks:  p.hooks,
 		Logger: log,
 	}, p)
 	if err != nil {
@@ -158,6 +175,7 @@ func (p *Pipeline) leaseStore(ctx context.Context, ac aws.Config) (consumer.Stor
 		if err != nil {
 			return nil, err
 		}
+		rc.AddHook(redishook.New(p.hooks))
 		p.redis = rc
 		store := redisstore.New(rc, redisstore.Options{
 			Prefix: cfg.Redis.KeyPrefix, Application: cfg.Name, LeaseDuration: cfg.Source.LeaseDuration.D(),
@@ -194,7 +212,11 @@ func redisClient(c RedisConfig) (redis.UniversalClient, error) {
 // the configured shutdown timeout: stop reading, wait for acks, checkpoint,
 // release leases, close outputs.
 func (p *Pipeline) Run(ctx context.Context) error {
+	if err := p.startOps(); err != nil {
+		return err
+	}
 	if err := p.consumer.Start(); err != nil {
+		p.stopOps()
 		return err
 	}
 	tick := time.NewTicker(p.cfg.ProgressLogInterval.D())
@@ -207,6 +229,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.logProgress("progress")
 		}
 	}
+	p.draining.Store(true) // /readyz turns 503 at once
 	p.log.Info("draining", "budget", p.cfg.ShutdownTimeout.D())
 	drainCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout.D())
 	defer cancel()
@@ -234,7 +257,51 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.decoders = nil
 	p.decMu.Unlock()
 	p.logProgress("stopped")
+	p.stopOps()
 	return errors.Join(errs...)
+}
+
+// startOps serves /metrics, /healthz and /readyz. Ready means: not draining,
+// no output gave up, and Redis answers (when a Redis-backed part is used).
+func (p *Pipeline) startOps() error {
+	if p.cfg.Ops.Listen == "off" {
+		return nil
+	}
+	p.ops = opsserver.New(opsserver.Options{Metrics: p.prom.Handler(), Logger: p.log})
+	p.ops.AddCheck(opsserver.FuncCheck("draining", func() error {
+		if p.draining.Load() {
+			return errors.New("draining after SIGTERM")
+		}
+		return nil
+	}))
+	p.ops.AddCheck(opsserver.FuncCheck("outputs", p.Healthy))
+	if p.redis != nil {
+		p.ops.AddCheck(opsserver.RedisCheck(p.redis))
+	}
+	if err := p.ops.Start(p.cfg.Ops.Listen); err != nil {
+		return fmt.Errorf("pipeline %s: ops endpoint: %w", p.cfg.Name, err)
+	}
+	p.log.Info("ops endpoint", "addr", p.ops.Addr())
+	return nil
+}
+
+func (p *Pipeline) stopOps() {
+	if p.ops == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := p.ops.Shutdown(ctx); err != nil {
+		p.log.Warn("ops endpoint shutdown", "err", err)
+	}
+}
+
+// OpsAddr is the address the ops endpoint listens on ("" when off).
+func (p *Pipeline) OpsAddr() string {
+	if p.ops == nil {
+		return ""
+	}
+	return p.ops.Addr()
 }
 
 // logProgress logs the running totals under msg.
@@ -279,7 +346,9 @@ func (p *Pipeline) HandleBatch(ctx context.Context, shard string, recs []flow.So
 		}
 	}
 	for i, o := range p.outputs {
-		if err := o.Write(ctx, b, join); err != nil {
+		if err := o.Write(ctx, b, join); err == nil {
+			p.hooks.RowsOut(p.cfg.Outputs[i].Name, b.Rows())
+		} else {
 			// This and every later output will never ack: fail their parts.
 			err = fmt.Errorf("pipeline %s: shard %s: output %s: %w", p.cfg.Name, shard, p.cfg.Outputs[i].Name, err)
 			for range len(p.outputs) - i {

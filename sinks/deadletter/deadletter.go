@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/metrics"
 )
 
 // Envelope is the JSON shape of one dead-letter line.
@@ -33,6 +34,13 @@ type Writer struct {
 	file   *os.File // nil for streams such as stdout
 	closed bool
 	count  atomic.Int64
+	hooks  metrics.Hooks
+}
+
+// WithHooks reports every entry written (after it is synced) to h.
+func (d *Writer) WithHooks(h metrics.Hooks) *Writer {
+	d.hooks = h
+	return d
 }
 
 // OpenFile appends to path, creating it and its directory.
@@ -78,6 +86,11 @@ func (d *Writer) WriteDeadLetters(_ context.Context, entries []flow.DeadLetter, 
 		}
 	}
 	d.count.Add(int64(len(entries)))
+	if d.hooks != nil {
+		for _, e := range entries {
+			d.hooks.DeadLetter(e.Reason, 1)
+		}
+	}
 	ack(nil)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/metrics"
 )
 
 // Firehose limits (PutRecordBatch API reference).
@@ -57,6 +58,8 @@ type Options struct {
 	// RetryBase and RetryMaxDelay shape the backoff (defaults 100ms, 10s).
 	RetryBase, RetryMaxDelay time.Duration
 	Logger                   *slog.Logger
+	// Hooks receives one FirehoseCall per PutRecordBatch attempt.
+	Hooks metrics.Hooks
 }
 
 // Stats are cumulative counters.
@@ -127,6 +130,7 @@ func New(opts Options) (*Output, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	opts.Hooks = metrics.OrNop(opts.Hooks)
 	o := &Output{
 		opts:      opts,
 		log:       opts.Logger.With("output", "firehose", "delivery_stream", opts.DeliveryStream),

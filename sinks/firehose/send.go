@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
+
+	"github.com/shardflow/shardflow/metrics"
 )
 
 // send is one of MaxInFlight sender goroutines.
@@ -26,7 +28,7 @@ func (o *Output) send() {
 func (o *Output) put(req *request) error {
 	for _, r := range req.records {
 		o.stats.records.Add(1)
-		o.stats.billed.Add(int64((len(r) + BillingIncrement - 1) / BillingIncrement * BillingIncrement))
+		o.stats.billed.Add(int64(billed(len(r))))
 	}
 	deadline := time.Now().Add(o.opts.RetryTimeout)
 	pending := make([]types.Record, len(req.records))
@@ -43,23 +45,36 @@ func (o *Output) put(req *request) error {
 			}
 		}
 		o.stats.calls.Add(1)
+		call := metrics.FirehoseCall{Records: len(pending), Attempt: attempt}
+		for _, r := range pending {
+			call.PayloadBytes += len(r.Data)
+		}
+		began := time.Now()
 		out, err := o.opts.Client.PutRecordBatch(context.Background(), &firehose.PutRecordBatchInput{
 			DeliveryStreamName: aws.String(o.opts.DeliveryStream),
 			Records:            pending,
 		})
+		call.Latency = time.Since(began)
+		if err == nil && len(out.RequestResponses) != len(pending) {
+			err = fmt.Errorf("response has %d entries for %d records", len(out.RequestResponses), len(pending))
+		}
 		if err != nil {
+			// Never guess which records landed: resend all of them.
+			call.Err = err
+			o.opts.Hooks.FirehoseCall(o.opts.DeliveryStream, call)
 			o.log.Warn("PutRecordBatch failed; retrying", "records", len(pending), "attempt", attempt+1, "err", err)
 			continue
 		}
-		failed := aws.ToInt32(out.FailedPutCount)
-		if failed == 0 && len(out.RequestResponses) == len(pending) {
-			return nil
+		for i, rr := range out.RequestResponses {
+			if rr.ErrorCode != nil {
+				call.FailedRecords++
+			} else {
+				call.BilledBytes += billed(len(pending[i].Data))
+			}
 		}
-		if len(out.RequestResponses) != len(pending) {
-			// Never guess which records landed: resend all of them.
-			o.log.Warn("PutRecordBatch response length mismatch; resending the call",
-				"sent", len(pending), "responses", len(out.RequestResponses))
-			continue
+		o.opts.Hooks.FirehoseCall(o.opts.DeliveryStream, call)
+		if call.FailedRecords == 0 {
+			return nil
 		}
 		// Keep only the records Firehose failed, in their order.
 		kept := pending[:0]
@@ -73,13 +88,13 @@ func (o *Output) put(req *request) error {
 			}
 		}
 		o.stats.failedRecords.Add(int64(len(kept)))
-		if len(kept) == 0 {
-			return nil // FailedPutCount disagreed with the entries; entries win
-		}
 		o.log.Debug("records failed inside PutRecordBatch; resending them", "failed", len(kept), "first_error", firstCode)
 		pending = kept
 	}
 }
+
+// billed is what Firehose bills for a record of n bytes.
+func billed(n int) int { return (n + BillingIncrement - 1) / BillingIncrement * BillingIncrement }
 
 var errRetryTimeout = errors.New("retry timeout exceeded")
 

@@ -1,0 +1,176 @@
+package enrich
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/processors/decode"
+)
+
+func TestParseTemplate(t *testing.T) {
+	cases := []struct {
+		src, want string // want: rendered over {a:"1", b:"x"}, or "error: ..."
+	}{
+		{"user:{a}", "user:1"},
+		{"{a}{b}{a}", "1x1"},
+		{"{{tag}}:{a}", "{tag}:1"},
+		{"x}}{a}{{", "x}1{"},
+		{"{a", "error: unclosed { at offset 0"},
+		{"a}{b}", "error: unmatched } at offset 1"},
+		{"{}{a}", "error: empty placeholder"},
+		{"{a{b}}", "error: unclosed {"},
+		{"plain", "error: no {column} placeholder"},
+		{"{c}", "missing: c"},
+	}
+	for _, c := range cases {
+		tm, err := parseTemplate(c.src)
+		if err != nil {
+			if !strings.HasPrefix(c.want, "error: ") || !strings.Contains(err.Error(), strings.TrimPrefix(c.want, "error: ")) {
+				t.Errorf("%q: error %v, want %s", c.src, err, c.want)
+			}
+			continue
+		}
+		got, miss := tm.render(map[string]string{"a": "1", "b": "x"})
+		if miss != "" {
+			got = "missing: " + miss
+		}
+		if got != c.want {
+			t.Errorf("%q renders %q, want %q", c.src, got, c.want)
+		}
+	}
+}
+
+func TestCacheLRUAndExpiry(t *testing.T) {
+	c := newCache(3)
+	t0 := time.Unix(1000, 0)
+	e := func(s string) *entry { return &entry{bad: s} }
+	c.put([]store{{"a", e("a"), t0.Add(time.Minute)}, {"b", e("b"), t0.Add(time.Minute)}, {"c", e("c"), t0.Add(time.Second)}})
+	got := make([]*entry, 3)
+	if missed := c.lookup([]string{"a", "b", "c"}, got, t0, nil); len(missed) != 0 {
+		t.Fatalf("missed %v", missed)
+	}
+	// a was used least recently before b and c were looked up after it;
+	// touch a so that b is the oldest, then add d.
+	c.lookup([]string{"a"}, got, t0, nil)
+	c.put([]store{{"d", e("d"), t0.Add(time.Minute)}})
+	got = make([]*entry, 4)
+	missed := c.lookup([]string{"a", "b", "c", "d"}, got, t0, nil)
+	if fmt.Sprint(missed) != "[1]" || c.len() != 3 {
+		t.Errorf("after evicting: missed %v, len %d; want [1] (b), 3", missed, c.len())
+	}
+	// c expires after a second.
+	if missed := c.lookup([]string{"a", "c"}, got, t0.Add(time.Second), nil); fmt.Sprint(missed) != "[1]" {
+		t.Errorf("expiry: missed %v, want [1]", missed)
+	}
+	// put refreshes an existing key.
+	c.put([]store{{"c", e("c2"), t0.Add(time.Hour)}})
+	if missed := c.lookup([]string{"c"}, got, t0.Add(time.Minute), nil); len(missed) != 0 || got[0].bad != "c2" {
+		t.Errorf("refresh: missed %v, entry %v", missed, got[0])
+	}
+}
+
+func TestParseValue(t *testing.T) {
+	cases := []struct {
+		in   string
+		typ  decode.FieldType
+		want string // fmt of the Value, or "error"
+	}{
+		{"42", decode.Int64, "42"},
+		{"42.0", decode.Int64, "42"},
+		{"-9223372036854775808", decode.Int64, "-9223372036854775808"},
+		{"9223372036854775808", decode.Int64, "error"},
+		{"4.5", decode.Int64, "error"},
+		{"1e3", decode.Float64, "1000"},
+		{"NaN", decode.Float64, "error"},
+		{"1", decode.Bool, "true"},
+		{"yes", decode.Bool, "error"},
+		{"2026-11-22T04:50:48.1234567+01:00", decode.Timestamp, "1795319448123456"},
+		{"10000-01-01T00:00:00Z", decode.Timestamp, "error"},
+		{"", decode.String, `""`},
+	}
+	for _, c := range cases {
+		v, err := parseValue(c.in, c.typ)
+		got := "error"
+		if err == nil {
+			switch c.typ {
+			case decode.Int64, decode.Timestamp:
+				got = fmt.Sprint(v.Int)
+			case decode.Float64:
+				got = fmt.Sprint(v.Float)
+			case decode.Bool:
+				got = fmt.Sprint(v.Bool)
+			default:
+				got = fmt.Sprintf("%q", v.Str)
+			}
+		}
+		if got != c.want {
+			t.Errorf("parseValue(%q, %s) = %s (%v), want %s", c.in, c.typ, got, err, c.want)
+		}
+	}
+}
+
+// FuzzTemplate: parsing never panics, and a parsed template renders its
+// placeholders' values between its literal parts.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"user:{user_id}", "{{x}}:{a}", "{a", "}", "{}", "{a}{b}{{"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		tm, err := parseTemplate(src)
+		if err != nil {
+			return
+		}
+		row := map[string]string{}
+		for _, n := range tm.names {
+			row[n] = "<" + n + ">"
+		}
+		got, miss := tm.render(row)
+		if miss != "" {
+			t.Fatalf("%q: missing %q although every name is set", src, miss)
+		}
+		want := strings.NewReplacer("{{", "{", "}}", "}").Replace(src)
+		if strings.Count(got, "<") < len(tm.names) {
+			t.Fatalf("%q rendered %q: placeholders lost (%v)", src, got, tm.names)
+		}
+		if !strings.ContainsAny(src, "{}") && got != want {
+			t.Fatalf("%q rendered %q", src, got)
+		}
+	})
+}
+
+// FuzzJSONObject: a Redis JSON value never panics the decoder, and a
+// string member comes out as encoding/json decodes it.
+func FuzzJSONObject(f *testing.F) {
+	for _, s := range []string{`{"a":"x","b":1,"c":null,"d":[1],"e":{"f":true}}`, `[]`, `null`, `{"a":"\u00e9\ud800"}`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj, err := jsonObject(data)
+		if err != nil {
+			return
+		}
+		var ref map[string]any
+		if err := json.Unmarshal(data, &ref); err != nil {
+			t.Fatalf("jsonObject accepted what encoding/json rejects: %q: %v", data, err)
+		}
+		for k, v := range ref {
+			switch v := v.(type) {
+			case nil:
+				if _, ok := obj[k]; ok {
+					t.Fatalf("null member %q present", k)
+				}
+			case string:
+				if obj[k] != v {
+					t.Fatalf("member %q = %q, want %q", k, obj[k], v)
+				}
+			default:
+				if _, ok := obj[k]; !ok {
+					t.Fatalf("member %q missing", k)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,147 @@
+package transform
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/shardflow/shardflow/flow"
+)
+
+// DeadLetter returns the dead letter of row i of in: its origin, the reason,
+// and Raw = RowJSON of the row. Pipeline is left for the caller.
+func DeadLetter(in *flow.Batch, i int, reason string) flow.DeadLetter {
+	o := in.Origins[i]
+	return flow.DeadLetter{
+		Reason:         reason,
+		Shard:          in.Shard,
+		SequenceNumber: o.SequenceNumber,
+		SubSequence:    o.SubSequence,
+		ArrivalTime:    o.ArrivalTime,
+		Raw:            AppendRowJSON(nil, in.Record, i),
+	}
+}
+
+// AppendRowJSON appends row i of rec as one JSON object, keys in schema
+// order, and returns the extended buffer. Nulls are null; strings, numbers
+// and bools are themselves; timestamps are RFC 3339 strings in UTC;
+// non-finite floats (which JSON cannot hold) are the strings "NaN", "+Inf"
+// and "-Inf"; binary values are base64 strings; any other type is the string
+// Arrow's ValueStr gives.
+func AppendRowJSON(buf []byte, rec arrow.RecordBatch, i int) []byte {
+	buf = append(buf, '{')
+	for c, f := range rec.Schema().Fields() {
+		if c > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, f.Name)
+		buf = append(buf, ':')
+		buf = appendJSONValue(buf, rec.Column(c), i)
+	}
+	return append(buf, '}')
+}
+
+func appendJSONValue(buf []byte, col arrow.Array, i int) []byte {
+	if col.IsNull(i) {
+		return append(buf, "null"...)
+	}
+	switch c := col.(type) {
+	case *array.String:
+		return appendJSONString(buf, c.Value(i))
+	case *array.LargeString:
+		return appendJSONString(buf, c.Value(i))
+	case *array.Int64:
+		return strconv.AppendInt(buf, c.Value(i), 10)
+	case *array.Int32:
+		return strconv.AppendInt(buf, int64(c.Value(i)), 10)
+	case *array.Uint64:
+		return strconv.AppendUint(buf, c.Value(i), 10)
+	case *array.Float64:
+		return appendJSONFloat(buf, c.Value(i))
+	case *array.Float32:
+		return appendJSONFloat(buf, float64(c.Value(i)))
+	case *array.Boolean:
+		return strconv.AppendBool(buf, c.Value(i))
+	case *array.Timestamp:
+		unit := c.DataType().(*arrow.TimestampType).Unit
+		buf = append(buf, '"')
+		buf = c.Value(i).ToTime(unit).AppendFormat(buf, time.RFC3339Nano)
+		return append(buf, '"')
+	case *array.Binary:
+		buf = append(buf, '"')
+		buf = base64.StdEncoding.AppendEncode(buf, c.Value(i))
+		return append(buf, '"')
+	default:
+		return appendJSONString(buf, col.ValueStr(i))
+	}
+}
+
+func appendJSONFloat(buf []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(buf, `"NaN"`...)
+	case math.IsInf(f, 1):
+		return append(buf, `"+Inf"`...)
+	case math.IsInf(f, -1):
+		return append(buf, `"-Inf"`...)
+	}
+	return strconv.AppendFloat(buf, f, 'g', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as encoding/json would (without HTML escaping);
+// invalid UTF-8 becomes U+FFFD.
+func appendJSONString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				buf = append(buf, '\\', b)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\u202`...)
+			buf = append(buf, hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}

@@ -13,19 +13,23 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/shardflow/shardflow/processors/decode"
+	"github.com/shardflow/shardflow/processors/enrich"
+	"github.com/shardflow/shardflow/processors/transform"
 )
 
 // Config is one pipeline, as written in its YAML file.
 type Config struct {
 	// Name identifies the pipeline: KCL application name, lease table
 	// default, metric and dead-letter label.
-	Name       string           `yaml:"name"`
-	AWS        AWSConfig        `yaml:"aws"`
-	Redis      RedisConfig      `yaml:"redis"`
-	Source     SourceConfig     `yaml:"source"`
-	Schema     []decode.Field   `yaml:"schema"`
-	Outputs    []OutputConfig   `yaml:"outputs"`
-	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
+	Name   string         `yaml:"name"`
+	AWS    AWSConfig      `yaml:"aws"`
+	Redis  RedisConfig    `yaml:"redis"`
+	Source SourceConfig   `yaml:"source"`
+	Schema []decode.Field `yaml:"schema"`
+	// Transforms run in order on every decoded batch.
+	Transforms []TransformConfig `yaml:"transforms"`
+	Outputs    []OutputConfig    `yaml:"outputs"`
+	DeadLetter DeadLetterConfig  `yaml:"dead_letter"`
 	// ShutdownTimeout bounds the drain on SIGTERM (ECS waits 30 s by default
 	// before SIGKILL).
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -108,6 +112,19 @@ type CheckpointsConfig struct {
 	Type string `yaml:"type"`
 	// Table is the DynamoDB lease table; default "shardflow-<name>".
 	Table string `yaml:"table"`
+}
+
+// TransformConfig is one transform. Exactly one kind is set.
+type TransformConfig struct {
+	// RedisLookup joins values from Redis hashes or JSON values, one
+	// pipelined round trip per batch for its cache-missing keys.
+	RedisLookup *enrich.RedisOptions `yaml:"redis_lookup"`
+	// StaticTable joins values from a CSV or JSON file (reloaded on SIGHUP).
+	StaticTable *enrich.StaticOptions `yaml:"static_table"`
+	// Derive appends a column computed by an expression over the row.
+	Derive *transform.Derive `yaml:"derive"`
+	// Filter keeps rows for which the expression is true.
+	Filter *transform.Filter `yaml:"filter"`
 }
 
 // OutputConfig is one direct output. Exactly one kind is set.
@@ -376,6 +393,20 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New(strings.ReplaceAll(err.Error(), "fields[", "schema[")))
 	} else {
 		d.Release()
+	}
+	for i, t := range c.Transforms {
+		kinds := 0
+		for _, set := range []bool{t.RedisLookup != nil, t.StaticTable != nil, t.Derive != nil, t.Filter != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			bad(fmt.Sprintf("transforms[%d]", i), "must set exactly one of redis_lookup, static_table, derive, filter")
+		}
+		if t.RedisLookup != nil && c.Redis.URL == "" && len(c.Redis.ClusterAddrs) == 0 {
+			bad(fmt.Sprintf("transforms[%d].redis_lookup", i), "needs redis.url or redis.cluster_addrs")
+		}
 	}
 	if len(c.Outputs) == 0 {
 		bad("outputs", "must have at least one output")

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -27,6 +28,8 @@ import (
 	"github.com/shardflow/shardflow/metrics/prom"
 	"github.com/shardflow/shardflow/metrics/redishook"
 	"github.com/shardflow/shardflow/processors/decode"
+	"github.com/shardflow/shardflow/processors/enrich"
+	"github.com/shardflow/shardflow/processors/transform"
 	"github.com/shardflow/shardflow/sinks/deadletter"
 	"github.com/shardflow/shardflow/sinks/encode"
 	fhout "github.com/shardflow/shardflow/sinks/firehose"
@@ -52,6 +55,10 @@ type Pipeline struct {
 	firehose []*fhout.Output
 	dead     *deadletter.Writer
 	redis    redis.UniversalClient // nil unless a Redis-backed part is configured
+
+	transforms []transform.Transform
+	statics    []*enrich.StaticTable
+	stopSIGHUP func()
 
 	decMu    sync.Mutex
 	decoders map[string]*decode.Decoder // one per shard; each used by that shard's goroutine only
@@ -97,6 +104,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline %s: metrics: %w", cfg.Name, err)
 	}
 	p.hooks = metrics.Join(p.prom, opts.Hooks)
+	if cfg.Redis.URL != "" || len(cfg.Redis.ClusterAddrs) > 0 {
+		if p.redis, err = redisClient(cfg.Redis); err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+		}
+		p.redis.AddHook(redishook.New(p.hooks))
+	}
 	// The schema is validated already; this decoder also gives the Arrow
 	// schema the encoders need.
 	proto, err := decode.New(p.mem, cfg.Schema)
@@ -105,6 +118,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 	}
 	schema := proto.Schema()
 	proto.Release()
+	if schema, err = p.buildTransforms(ctx, schema); err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+	}
 	if cfg.DeadLetter.Stdout {
 		p.dead = deadletter.NewStream(os.Stdout)
 	} else if p.dead, err = deadletter.OpenFile(cfg.DeadLetter.File); err != nil {
@@ -166,18 +182,67 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
+// buildTransforms builds the configured transforms in order, each on the
+// previous one's output schema, and returns the final schema. Consecutive
+// derives and filters share one expression stage.
+func (p *Pipeline) buildTransforms(ctx context.Context, schema *arrow.Schema) (*arrow.Schema, error) {
+	var steps []transform.Step
+	flush := func() error {
+		if len(steps) == 0 {
+			return nil
+		}
+		ex, err := transform.NewExprs(p.mem, schema, steps...)
+		if err != nil {
+			return err
+		}
+		p.transforms = append(p.transforms, ex)
+		schema, steps = ex.Schema(), nil
+		return nil
+	}
+	for i, tc := range p.cfg.Transforms {
+		path := fmt.Sprintf("transforms[%d]", i)
+		switch {
+		case tc.Derive != nil:
+			steps = append(steps, *tc.Derive)
+			continue
+		case tc.Filter != nil:
+			steps = append(steps, *tc.Filter)
+			continue
+		}
+		if err := flush(); err != nil {
+			return nil, fmt.Errorf("%s (derive/filter before it): %w", path, err)
+		}
+		switch {
+		case tc.RedisLookup != nil:
+			rl, err := enrich.NewRedisLookup(p.mem, schema, p.redis, *tc.RedisLookup)
+			if err != nil {
+				return nil, fmt.Errorf("%s.redis_lookup: %w", path, err)
+			}
+			p.transforms, schema = append(p.transforms, rl), rl.Schema()
+		case tc.StaticTable != nil:
+			st, err := enrich.NewStaticTable(p.mem, schema, *tc.StaticTable)
+			if err != nil {
+				return nil, fmt.Errorf("%s.static_table: %w", path, err)
+			}
+			p.transforms, schema = append(p.transforms, st), st.Schema()
+			p.statics = append(p.statics, st)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, fmt.Errorf("transforms (derive/filter): %w", err)
+	}
+	if len(p.statics) > 0 {
+		p.stopSIGHUP = enrich.WatchSIGHUP(ctx, p.log, p.statics...)
+	}
+	return schema, nil
+}
+
 // leaseStore builds the configured lease and checkpoint store.
 func (p *Pipeline) leaseStore(ctx context.Context, ac aws.Config) (consumer.StoreFactory, error) {
 	cfg := p.cfg
 	switch cfg.Source.Checkpoints.Type {
 	case "redis":
-		rc, err := redisClient(cfg.Redis)
-		if err != nil {
-			return nil, err
-		}
-		rc.AddHook(redishook.New(p.hooks))
-		p.redis = rc
-		store := redisstore.New(rc, redisstore.Options{
+		store := redisstore.New(p.redis, redisstore.Options{
 			Prefix: cfg.Redis.KeyPrefix, Application: cfg.Name, LeaseDuration: cfg.Source.LeaseDuration.D(),
 		})
 		return store.Checkpointer, nil
@@ -249,6 +314,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if err := p.redis.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close redis: %w", err))
 		}
+	}
+	for _, t := range p.transforms {
+		if err := t.Close(drainCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.stopSIGHUP != nil {
+		p.stopSIGHUP()
 	}
 	p.decMu.Lock()
 	for _, d := range p.decoders {
@@ -328,6 +401,21 @@ func (p *Pipeline) HandleBatch(ctx context.Context, shard string, recs []flow.So
 		return err
 	}
 	b, dead := dec.Decode(shard, recs)
+	for _, t := range p.transforms {
+		// A transform error (Redis down, say) is retried with backoff:
+		// the batch waits (back-pressure), nothing goes out half-done.
+		out, d, err := transform.Retry(ctx, t, b, transform.Backoff{}, func(attempt int, err error) {
+			if attempt == 1 || attempt%20 == 0 {
+				p.log.Warn("transform failed; retrying", "shard", shard, "attempt", attempt, "err", err)
+			}
+		})
+		b.Record.Release()
+		if err != nil {
+			return fmt.Errorf("pipeline %s: shard %s: transform: %w", p.cfg.Name, shard, err)
+		}
+		dead = append(dead, d...)
+		b = out
+	}
 	defer b.Record.Release()
 	p.recordsIn.Add(int64(len(recs)))
 	p.rowsOut.Add(int64(b.Rows()))

@@ -17,6 +17,7 @@ import (
 const (
 	DefaultRowGroupRows  = 128 * 1024
 	DefaultRowGroupBytes = 64 << 20
+	writeChunk           = 16 * 1024
 )
 
 // ParquetOptions configures a ParquetWriter.
@@ -26,8 +27,9 @@ type ParquetOptions struct {
 	// RowGroupRows caps the rows of one row group (default 131,072).
 	RowGroupRows int
 	// RowGroupBytes starts a new row group once the current one holds about
-	// this many encoded bytes (default 64 MiB). A row group is buffered in
-	// memory until it is complete, so this bounds the writer's memory.
+	// this many encoded bytes (default 64 MiB; checked every 16,384 rows and
+	// counting finished pages only). A row group is buffered in memory until
+	// it is complete, so this bounds the writer's memory.
 	RowGroupBytes int64
 	// Allocator serves the writer's buffers (default memory.DefaultAllocator).
 	Allocator memory.Allocator
@@ -123,7 +125,9 @@ func NewParquet(w io.Writer, schema *arrow.Schema, opts ParquetOptions) (*Parque
 		parquet.WithCompression(codec),
 		parquet.WithMaxRowGroupLength(int64(opts.RowGroupRows)),
 		parquet.WithRootRepetition(parquet.Repetitions.Required),
-		parquet.WithCreatedBy("shardflow (arrow-go parquet)"),
+		// created_by stays arrow-go's "parquet-go version X.Y.Z": readers
+		// (parquet-mr, Spark) ignore string statistics of a file whose
+		// created_by they cannot parse.
 	)
 	fw, err := pqarrow.NewFileWriter(pw.written, pw.out, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(opts.Allocator)))
 	if err != nil {
@@ -162,7 +166,9 @@ func (pw *ParquetWriter) Write(rec arrow.RecordBatch) error {
 			}
 			pw.rgRows = 0
 		}
-		k := min(n-off, pw.opts.RowGroupRows-pw.rgRows)
+		// At most writeChunk rows at a time, so RowGroupBytes is checked
+		// inside a large batch too.
+		k := min(n-off, pw.opts.RowGroupRows-pw.rgRows, writeChunk)
 		part := rec
 		if k < n {
 			part = rec.NewSlice(int64(off), int64(off+k))

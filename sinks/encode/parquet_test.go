@@ -271,3 +271,38 @@ func TestNewParquetRejects(t *testing.T) {
 		t.Error("Write after Close succeeded")
 	}
 }
+
+// TestParquetRowGroupBytesInOneBatch: a single large batch is cut into row
+// groups by size too.
+func TestParquetRowGroupBytesInOneBatch(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	r := rand.New(rand.NewPCG(5, 6))
+	rows := make([]row, 60000)
+	for i := range rows {
+		rows[i].s = p(strings.Repeat(randText(r), 8)) // ~100 bytes, pages fill
+		rows[i].i = p(int64(i))
+	}
+	rec := buildRecord(t, mem, rows)
+	var buf bytes.Buffer
+	w, err := NewParquet(&buf, allTypes, ParquetOptions{Compression: "none", RowGroupBytes: 1 << 20, Allocator: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Release()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := readParquetIndependently(t, buf.Bytes())
+	if len(got.rowGroups) < 3 || len(got.rows) != len(rows) {
+		t.Fatalf("%d row groups %v, %d rows", len(got.rowGroups), got.rowGroups, len(got.rows))
+	}
+	for i, c := range got.rows {
+		if c[1] != int64(i) {
+			t.Fatalf("row %d out of order: %v", i, c)
+		}
+	}
+}

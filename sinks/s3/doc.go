@@ -24,6 +24,10 @@
 // later files still upload and their writes still ack. Nothing is dropped
 // silently: a failed write's error stops its shard's checkpoint.
 //
+// Memory is bounded by about MaxOpenFiles × (RowGroupBytes + PartSize) for
+// open files plus MaxInFlightUploads × PartSize for parts in flight; with
+// arrival-time partitioning one or two files are open at a time.
+//
 // It must never keep a caller's batch: rows are encoded into the pqarrow
 // writer during Write, so the caller may release the batch when Write
 // returns.

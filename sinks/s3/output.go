@@ -100,7 +100,13 @@ type UploadResult struct {
 
 // Stats are cumulative counters.
 type Stats struct {
-	Files, FailedFiles, Rows, Bytes, Parts, Calls, Retries int64
+	Files       int64 // uploaded
+	FailedFiles int64 // given up on
+	Rows        int64 // accepted by Write
+	Bytes       int64 // uploaded
+	Parts       int64 // multipart parts uploaded
+	Calls       int64 // S3 calls, retries included
+	Retries     int64
 }
 
 // Output is a flow.Output writing Parquet files to S3.

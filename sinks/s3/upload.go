@@ -28,12 +28,12 @@ func (o *Output) upload(f *file) {
 	start := time.Now()
 	u := &multipart{o: o, f: f}
 	var (
-		err   error
-		etag  string
-		bytes int64
+		err  error
+		etag string
+		size int64
 	)
 	for p := range f.stream.parts {
-		bytes += int64(len(*p.buf))
+		size += int64(len(*p.buf))
 		switch {
 		case p.err != nil:
 			u.setErr(p.err)
@@ -61,7 +61,7 @@ func (o *Output) upload(f *file) {
 		}
 	}
 	err = u.err()
-	res := UploadResult{Key: f.key, Rows: f.rows, Bytes: bytes, Parts: parts, ETag: etag, Err: err}
+	res := UploadResult{Key: f.key, Rows: f.rows, Bytes: size, Parts: parts, ETag: etag, Err: err}
 	if err != nil {
 		o.stats.failedFiles.Add(1)
 		o.failMu.Lock()
@@ -73,8 +73,8 @@ func (o *Output) upload(f *file) {
 			"key", f.key, "rows", f.rows, "writes", len(f.writes), "err", err)
 	} else {
 		o.stats.files.Add(1)
-		o.stats.bytes.Add(bytes)
-		o.log.Debug("file uploaded", "key", f.key, "rows", f.rows, "bytes", bytes, "parts", parts,
+		o.stats.bytes.Add(size)
+		o.log.Debug("file uploaded", "key", f.key, "rows", f.rows, "bytes", size, "parts", parts,
 			"duration", time.Since(start))
 	}
 	if o.opts.OnUpload != nil {

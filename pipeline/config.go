@@ -131,6 +131,24 @@ type TransformConfig struct {
 type OutputConfig struct {
 	Name     string          `yaml:"name"`
 	Firehose *FirehoseConfig `yaml:"firehose"`
+	S3       *S3Config       `yaml:"s3"`
+}
+
+// S3Config writes Parquet files straight to S3 under Hive-style keys
+// <prefix>dt=YYYY-MM-DD/hr=HH/, for columnar files without Firehose format
+// conversion.
+type S3Config struct {
+	Bucket string `yaml:"bucket"`
+	Prefix string `yaml:"prefix"`
+	// Compression: snappy (default), zstd or none.
+	Compression string `yaml:"compression"`
+	// RollBytes and RollInterval close a file (default 128 MiB, 5m).
+	RollBytes    int64    `yaml:"roll_bytes"`
+	RollInterval Duration `yaml:"roll_interval"`
+	// PartitionBy: "arrival" (default) or "event:<timestamp column>".
+	PartitionBy string `yaml:"partition_by"`
+	// RetryTimeout bounds retries of a failing upload (default 5m).
+	RetryTimeout Duration `yaml:"retry_timeout"`
 }
 
 // FirehoseConfig sends rows to a Firehose delivery stream.
@@ -421,8 +439,19 @@ func (c *Config) Validate() error {
 		} else {
 			seen[o.Name] = i
 		}
-		if o.Firehose == nil {
-			bad(p, "must set one output kind (firehose)")
+		if (o.Firehose == nil) == (o.S3 == nil) {
+			bad(p, "must set exactly one output kind (firehose or s3)")
+			continue
+		}
+		if o.S3 != nil {
+			if o.S3.Bucket == "" {
+				bad(p+".s3.bucket", "is required")
+			}
+			switch o.S3.Compression {
+			case "", "snappy", "zstd", "none":
+			default:
+				bad(p+".s3.compression", "must be snappy, zstd or none, got %q", o.S3.Compression)
+			}
 			continue
 		}
 		f := o.Firehose

@@ -16,6 +16,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/redis/go-redis/v9"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/shardflow/shardflow/sinks/deadletter"
 	"github.com/shardflow/shardflow/sinks/encode"
 	fhout "github.com/shardflow/shardflow/sinks/firehose"
+	s3out "github.com/shardflow/shardflow/sinks/s3"
 )
 
 // Options are the process-level settings of a run.
@@ -53,8 +55,11 @@ type Pipeline struct {
 	consumer *consumer.Consumer
 	outputs  []flow.Output
 	firehose []*fhout.Output
-	dead     *deadletter.Writer
-	redis    redis.UniversalClient // nil unless a Redis-backed part is configured
+	s3outs   []*s3out.Output
+	// firehoseNames[i] is the configured name of firehose[i].
+	firehoseNames []string
+	dead          *deadletter.Writer
+	redis         redis.UniversalClient // nil unless a Redis-backed part is configured
 
 	transforms []transform.Transform
 	statics    []*enrich.StaticTable
@@ -138,6 +143,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		o.HTTPClient = fhout.HTTPClient()
 	})
 	for _, oc := range cfg.Outputs {
+		if oc.S3 != nil {
+			out, err := p.newS3Output(ac, oc, schema)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
+			}
+			p.outputs = append(p.outputs, out)
+			p.s3outs = append(p.s3outs, out)
+			continue
+		}
 		f := oc.Firehose
 		var enc fhout.RowEncoder
 		switch f.Format {
@@ -159,6 +173,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		}
 		p.outputs = append(p.outputs, out)
 		p.firehose = append(p.firehose, out)
+		p.firehoseNames = append(p.firehoseNames, oc.Name)
 	}
 	s := cfg.Source
 	checkpointer, err := p.leaseStore(ctx, ac)
@@ -235,6 +250,23 @@ func (p *Pipeline) buildTransforms(ctx context.Context, schema *arrow.Schema) (*
 		p.stopSIGHUP = enrich.WatchSIGHUP(ctx, p.log, p.statics...)
 	}
 	return schema, nil
+}
+
+// newS3Output builds a direct Parquet-to-S3 output.
+func (p *Pipeline) newS3Output(ac aws.Config, oc OutputConfig, schema *arrow.Schema) (*s3out.Output, error) {
+	c := oc.S3
+	client := s3.NewFromConfig(ac, func(o *s3.Options) {
+		if p.cfg.AWS.Endpoints.S3 != "" {
+			o.BaseEndpoint = aws.String(p.cfg.AWS.Endpoints.S3)
+			o.UsePathStyle = true
+		}
+	})
+	return s3out.New(s3out.Options{
+		Client: client, Bucket: c.Bucket, Prefix: c.Prefix, Name: p.cfg.Name, Schema: schema,
+		Compression: c.Compression, RollBytes: c.RollBytes, RollInterval: c.RollInterval.D(),
+		PartitionBy: c.PartitionBy, RetryTimeout: c.RetryTimeout.D(), Allocator: p.mem,
+		Logger: p.log.With("output_name", oc.Name),
+	})
 }
 
 // leaseStore builds the configured lease and checkpoint store.
@@ -383,7 +415,7 @@ func (p *Pipeline) logProgress(msg string) {
 	args := []any{"records_in", c.RecordsIn, "rows_out", c.RowsOut, "dead_letters", c.DeadLetters,
 		"shards", len(p.consumer.OwnedShards())}
 	for i, f := range c.Firehose {
-		args = append(args, slog.Group(p.cfg.Outputs[i].Name, "rows", f.Rows, "records", f.Records,
+		args = append(args, slog.Group(p.firehoseNames[i], "rows", f.Rows, "records", f.Records,
 			"billed_bytes", f.BilledBytes, "retries", f.Retries, "failed_records", f.FailedRecords))
 	}
 	if err := p.Healthy(); err != nil {
@@ -481,6 +513,11 @@ func (p *Pipeline) OwnedShards() []string { return p.consumer.OwnedShards() }
 func (p *Pipeline) Healthy() error {
 	for _, f := range p.firehose {
 		if err := f.Healthy(); err != nil {
+			return err
+		}
+	}
+	for _, o := range p.s3outs {
+		if err := o.Healthy(); err != nil {
 			return err
 		}
 	}

@@ -67,3 +67,9 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// AppendJSONString appends s as a JSON string literal, escaped as the NDJSON
+// encoder escapes (control characters, quotes, backslash, U+2028/2029;
+// invalid UTF-8 becomes U+FFFD). Other stages that write JSON (dead-letter
+// raw rows) use it so every JSON shardflow writes is escaped one way.
+func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }

@@ -171,6 +171,13 @@ type FirehoseConfig struct {
 type DeadLetterConfig struct {
 	File   string `yaml:"file"`
 	Stdout bool   `yaml:"stdout"`
+	// Firehose sends envelopes (NDJSON) to a delivery stream.
+	Firehose *DeadLetterFirehose `yaml:"firehose"`
+}
+
+// DeadLetterFirehose names the dead-letter delivery stream.
+type DeadLetterFirehose struct {
+	DeliveryStream string `yaml:"delivery_stream"`
 }
 
 // Duration is a time.Duration written as "250ms", "10s", "5m" in YAML.
@@ -318,7 +325,7 @@ func (c *Config) applyDefaults() {
 			}
 		}
 	}
-	if c.DeadLetter.File == "" && !c.DeadLetter.Stdout && c.Name != "" {
+	if c.DeadLetter.File == "" && !c.DeadLetter.Stdout && c.DeadLetter.Firehose == nil && c.Name != "" {
 		c.DeadLetter.File = "dead-letter/" + c.Name + ".ndjson"
 	}
 }
@@ -471,8 +478,11 @@ func (c *Config) Validate() error {
 			bad(p+".firehose.retry_timeout", "must be at least 1s, got %s", f.RetryTimeout.D())
 		}
 	}
-	if c.DeadLetter.File != "" && c.DeadLetter.Stdout {
-		bad("dead_letter", "set file or stdout, not both")
+	if dl := c.DeadLetter; (dl.File != "" && dl.Stdout) || (dl.Firehose != nil && (dl.File != "" || dl.Stdout)) {
+		bad("dead_letter", "set one of file, stdout, firehose")
+	}
+	if f := c.DeadLetter.Firehose; f != nil && !namePattern.MatchString(f.DeliveryStream) {
+		bad("dead_letter.firehose.delivery_stream", "must be a delivery stream name, got %q", f.DeliveryStream)
 	}
 	return errors.Join(errs...)
 }

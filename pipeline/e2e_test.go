@@ -539,3 +539,37 @@ func scrape(t *testing.T, addr, metric, match string) float64 {
 	}
 	return sum
 }
+
+// TestDeadLetterToFirehose: with dead_letter.firehose, each malformed record
+// arrives once as an envelope in the dead-letter stream's S3 objects.
+func TestDeadLetterToFirehose(t *testing.T) {
+	const events, malformed = 500, 9
+	s := newStack(t, 2)
+	ctx := context.Background()
+	dlStream := s.delivery + "-dl"
+	fh := s.env.Firehose(t)
+	if err := delivered.CreateDeliveryStream(ctx, fh, dlStream, s.env.S3Bucket, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = fh.DeleteDeliveryStream(context.Background(), &firehose.DeleteDeliveryStreamInput{DeliveryStreamName: aws.String(dlStream)})
+	})
+	if _, err := produce.Put(ctx, s.env.Kinesis(t), workload.New(workload.Config{Seed: 2, Total: events}),
+		produce.Options{Stream: s.stream, Count: events + malformed, Malformed: malformed}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.config(t)
+	cfg.DeadLetter = pipeline.DeadLetterConfig{Firehose: &pipeline.DeadLetterFirehose{DeliveryStream: dlStream}}
+	_, stop := runPipeline(t, cfg, "dl")
+	s.waitDelivered(t, events, 60*time.Second)
+	var res *delivered.Result
+	waitFor(t, "dead letters in S3", 30*time.Second, func() bool {
+		var err error
+		res, err = delivered.Collect(ctx, s.env.S3(t), s.env.S3Bucket, dlStream+"/", "sequence", 0)
+		return err == nil && len(res.IDs) >= malformed
+	})
+	c := stop()
+	if res.Rows != malformed || len(res.IDs) != malformed || c.DeadLetters != malformed {
+		t.Fatalf("dead-letter stream has %d envelopes (%d distinct sequences), counters %d; want %d", res.Rows, len(res.IDs), c.DeadLetters, malformed)
+	}
+}

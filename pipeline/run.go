@@ -58,7 +58,7 @@ type Pipeline struct {
 	s3outs   []*s3out.Output
 	// firehoseNames[i] is the configured name of firehose[i].
 	firehoseNames []string
-	dead          *deadletter.Writer
+	dead          flow.DeadLetterOutput
 	redis         redis.UniversalClient // nil unless a Redis-backed part is configured
 
 	transforms []transform.Transform
@@ -126,12 +126,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 	if schema, err = p.buildTransforms(ctx, schema); err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 	}
-	if cfg.DeadLetter.Stdout {
-		p.dead = deadletter.NewStream(os.Stdout)
-	} else if p.dead, err = deadletter.OpenFile(cfg.DeadLetter.File); err != nil {
-		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
-	}
-	p.dead.WithHooks(p.hooks)
 	fh := firehose.NewFromConfig(ac, func(o *firehose.Options) {
 		if cfg.AWS.Endpoints.Firehose != "" {
 			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Firehose)
@@ -142,6 +136,26 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		o.RetryMaxAttempts = 1
 		o.HTTPClient = fhout.HTTPClient()
 	})
+	switch dl := cfg.DeadLetter; {
+	case dl.Firehose != nil:
+		out, err := fhout.New(fhout.Options{
+			Client: fh, DeliveryStream: dl.Firehose.DeliveryStream, Pipeline: cfg.Name,
+			Linger: DefaultFirehoseLinger, MaxInFlight: 2, RetryTimeout: DefaultFirehoseRetryTimeout,
+			Logger: log.With("output_name", "dead_letter"), Hooks: p.hooks,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: dead_letter: %w", cfg.Name, err)
+		}
+		p.dead = deadletter.NewFirehose(out, p.hooks)
+	case dl.Stdout:
+		p.dead = deadletter.NewStream(os.Stdout).WithHooks(p.hooks)
+	default:
+		w, err := deadletter.OpenFile(dl.File)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+		}
+		p.dead = w.WithHooks(p.hooks)
+	}
 	for _, oc := range cfg.Outputs {
 		if oc.S3 != nil {
 			out, err := p.newS3Output(ac, oc, schema)

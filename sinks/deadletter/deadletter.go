@@ -58,9 +58,8 @@ func OpenFile(path string) (*Writer, error) {
 // NewStream writes to w (stdout, say); durability is w's.
 func NewStream(w io.Writer) *Writer { return &Writer{w: w} }
 
-// WriteDeadLetters writes the entries and acks once they are synced.
-func (d *Writer) WriteDeadLetters(_ context.Context, entries []flow.DeadLetter, ack flow.Ack) error {
-	var buf []byte
+// encodeLines renders entries as envelope lines; ends[i] is the end of line i.
+func encodeLines(entries []flow.DeadLetter) (buf []byte, ends []int32, err error) {
 	for _, e := range entries {
 		line, err := json.Marshal(Envelope{
 			Reason: e.Reason, Pipeline: e.Pipeline, Shard: e.Shard, Sequence: e.SequenceNumber,
@@ -68,9 +67,19 @@ func (d *Writer) WriteDeadLetters(_ context.Context, entries []flow.DeadLetter, 
 			RawBase64: base64.StdEncoding.EncodeToString(e.Raw),
 		})
 		if err != nil {
-			return fmt.Errorf("deadletter: encode: %w", err)
+			return nil, nil, fmt.Errorf("deadletter: encode: %w", err)
 		}
 		buf = append(append(buf, line...), '\n')
+		ends = append(ends, int32(len(buf)))
+	}
+	return buf, ends, nil
+}
+
+// WriteDeadLetters writes the entries and acks once they are synced.
+func (d *Writer) WriteDeadLetters(_ context.Context, entries []flow.DeadLetter, ack flow.Ack) error {
+	buf, _, err := encodeLines(entries)
+	if err != nil {
+		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

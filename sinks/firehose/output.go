@@ -112,8 +112,8 @@ type request struct {
 
 // New starts an output; Close stops it.
 func New(opts Options) (*Output, error) {
-	if opts.Client == nil || opts.DeliveryStream == "" || opts.Encoder == nil {
-		return nil, errors.New("firehose: client, delivery stream and encoder are required")
+	if opts.Client == nil || opts.DeliveryStream == "" {
+		return nil, errors.New("firehose: client and delivery stream are required")
 	}
 	if opts.MaxInFlight < 1 {
 		opts.MaxInFlight = 1
@@ -150,6 +150,9 @@ func New(opts Options) (*Output, error) {
 
 // Write encodes b's rows and queues them. It blocks while the queue is full.
 func (o *Output) Write(ctx context.Context, b *flow.Batch, ack flow.Ack) error {
+	if o.opts.Encoder == nil {
+		return errors.New("firehose: this output has no row encoder (WriteLines only)")
+	}
 	o.writeMu.RLock()
 	defer o.writeMu.RUnlock()
 	if o.closed {
@@ -188,6 +191,31 @@ func (o *Output) Write(ctx context.Context, b *flow.Batch, ack flow.Ack) error {
 	case <-ctx.Done():
 		// Not accepted: the caller acks the batch as failed, so the joined
 		// ack (if the dead-letter half fires) must never complete.
+		return ctx.Err()
+	}
+}
+
+// WriteLines queues lines that are already encoded: lines[ends[i-1]:ends[i]]
+// is line i, terminator included. It is how other sinks (dead-letter) reuse
+// the packing, retries and in-order acks. A line over MaxRecordBytes is an
+// error: the caller has nowhere else to put it.
+func (o *Output) WriteLines(ctx context.Context, lines []byte, ends []int32, ack flow.Ack) error {
+	start := int32(0)
+	for _, end := range ends {
+		if end-start > MaxRecordBytes {
+			return fmt.Errorf("firehose: a line of %d bytes exceeds the %d-byte record limit", end-start, MaxRecordBytes)
+		}
+		start = end
+	}
+	o.writeMu.RLock()
+	defer o.writeMu.RUnlock()
+	if o.closed {
+		return ErrClosed
+	}
+	select {
+	case o.writes <- &pendingWrite{lines: lines, ends: ends, ack: ack}:
+		return nil
+	case <-ctx.Done():
 		return ctx.Err()
 	}
 }

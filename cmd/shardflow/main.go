@@ -3,6 +3,7 @@
 //	shardflow run -c pipeline.yaml        run the pipeline until SIGTERM/SIGINT
 //	shardflow validate -c pipeline.yaml   check a config, print every error
 //	shardflow produce -c pipeline.yaml    put generated click events into the stream
+//	shardflow scale -c pipeline.yaml      ECS desired count from open shards
 //	shardflow enrich load FILE --key K    seed a Redis lookup table
 //	shardflow local setup|report ...      create/inspect local-stack resources
 //	shardflow version
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdLocal(args[1:], stdout, stderr)
 	case "enrich":
 		err = cmdEnrich(args[1:], stdout, stderr)
+	case "scale":
+		err = cmdScale(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "shardflow", version)
 	case "help", "-h", "--help":
@@ -65,6 +68,7 @@ commands:
   run -c FILE        run the pipeline described by FILE until SIGTERM/SIGINT
   validate -c FILE   check FILE and print every problem with its field path
   produce -c FILE    put generated click events into the pipeline's stream
+  scale -c FILE      set the ECS service's desired count from open shards (--dry-run prints it)
   enrich load FILE   seed a Redis lookup table from a CSV/JSON file (--key 'user:{user_id}')
   local setup|report create or inspect resources on the local stack
   version            print the version

@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 STATE := deploy/local/.state
 
-.PHONY: all build up down demo test test-short vet fmt bench clean
+.PHONY: all build up down demo test test-short vet fmt bench image clean
 
 all: build
 
@@ -40,6 +40,11 @@ fmt:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Container image (needs a Docker engine; not part of `make test`).
+IMAGE ?= shardflow:dev
+image:
+	docker build -f deploy/Dockerfile --build-arg VERSION=$$(git describe --always --dirty) -t $(IMAGE) .
 
 clean:
 	rm -rf $(BIN)

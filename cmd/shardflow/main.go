@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 var version = "dev"
@@ -42,6 +44,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdEnrich(args[1:], stdout, stderr)
 	case "scale":
 		err = cmdScale(args[1:], stdout, stderr)
+	case "schema":
+		var raw []byte
+		if raw, err = pipeline.JSONSchema(); err == nil {
+			_, err = fmt.Fprintln(stdout, string(raw))
+		}
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "shardflow", version)
 	case "help", "-h", "--help":
@@ -71,6 +78,7 @@ commands:
   scale -c FILE      set the ECS service's desired count from open shards (--dry-run prints it)
   enrich load FILE   seed a Redis lookup table from a CSV/JSON file (--key 'user:{user_id}')
   local setup|report create or inspect resources on the local stack
+  schema             print the JSON Schema of pipeline files (for editors)
   version            print the version
 
 Run 'shardflow <command> -h' for a command's flags.

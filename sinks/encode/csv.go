@@ -235,17 +235,7 @@ func appendSQLTimestamp(dst []byte, us int64) []byte {
 		// produces these.
 		return time.UnixMicro(us).UTC().AppendFormat(dst, "2006-01-02 15:04:05.999999")
 	}
-	dst = append4(dst, y)
-	dst = append(dst, '-')
-	dst = append2(dst, m)
-	dst = append(dst, '-')
-	dst = append2(dst, d)
-	dst = append(dst, ' ')
-	dst = append2(dst, sod/3600)
-	dst = append(dst, ':')
-	dst = append2(dst, sod/60%60)
-	dst = append(dst, ':')
-	dst = append2(dst, sod%60)
+	dst = appendDateTime(dst, y, m, d, sod, ' ')
 	if frac == 0 {
 		return dst
 	}

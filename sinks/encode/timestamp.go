@@ -15,23 +15,28 @@ func appendTimestamp(dst []byte, us int64) []byte {
 		// valid JSON string. processors/decode never produces these.
 		return time.UnixMicro(us).UTC().AppendFormat(append(dst, '"'), `2006-01-02T15:04:05.000000Z"`)
 	}
-	dst = append(dst, '"')
-	dst = append4(dst, y)
-	dst = append(dst, '-')
-	dst = append2(dst, m)
-	dst = append(dst, '-')
-	dst = append2(dst, d)
-	dst = append(dst, 'T')
-	dst = append2(dst, sod/3600)
-	dst = append(dst, ':')
-	dst = append2(dst, sod/60%60)
-	dst = append(dst, ':')
-	dst = append2(dst, sod%60)
+	dst = appendDateTime(append(dst, '"'), y, m, d, sod, 'T')
 	dst = append(dst, '.')
 	dst = append2(dst, frac/10000)
 	dst = append2(dst, frac/100%100)
 	dst = append2(dst, frac%100)
 	return append(dst, 'Z', '"')
+}
+
+// appendDateTime writes `YYYY-MM-DD<sep>HH:MM:SS` for a civil date (year
+// 0-9999) and a second of the day.
+func appendDateTime(dst []byte, y, m, d, sod int64, sep byte) []byte {
+	dst = append4(dst, y)
+	dst = append(dst, '-')
+	dst = append2(dst, m)
+	dst = append(dst, '-')
+	dst = append2(dst, d)
+	dst = append(dst, sep)
+	dst = append2(dst, sod/3600)
+	dst = append(dst, ':')
+	dst = append2(dst, sod/60%60)
+	dst = append(dst, ':')
+	return append2(dst, sod%60)
 }
 
 func floorDiv(a, b int64) (q, r int64) {

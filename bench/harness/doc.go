@@ -1,0 +1,19 @@
+// Package harness runs shardflow's processing path in process, without
+// Kinesis or Firehose, to measure it: KCL-shaped batches (flow.SourceRecord
+// slices, one goroutine per shard as the KCL hands them over) go through
+// decode, the configured stages (transforms such as enrich, derive, filter)
+// and the configured outputs, exactly as pipeline.HandleBatch does, and a
+// Run reports records/s, records per CPU-second, allocations per record,
+// peak RSS and, when Redis is used, Redis commands per record.
+//
+// The seam for new operators is the Spec: Stages are transform.Transforms
+// built on the previous stage's schema; Outputs are flow.Outputs built on the
+// final schema (a window operator is a flow.Output and plugs in there). The
+// discard Encode output stands in for the Firehose output: it encodes every
+// row (NDJSON or CSV) and drops the bytes.
+//
+// It owns the goroutines of a Run (one per shard) and waits for them and
+// for every ack before Run returns; a Redis it starts (StartRedis) is its
+// own process, stopped by Close. It is a measuring tool: it must never be
+// imported by the pipeline.
+package harness

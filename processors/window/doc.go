@@ -1,0 +1,27 @@
+// Package window is shardflow's event-time windowed aggregation: tumbling
+// and hopping windows per group key, with watermarks, allowed lateness and
+// Redis-backed state that is applied effectively once across shards, tasks
+// and failovers.
+//
+// Two parts cooperate through Redis:
+//
+//   - The Operator is a flow.Output. It pre-aggregates each shard's rows in
+//     memory and flushes them per shard with one Lua script that appends the
+//     shard's partial aggregates (one delta per window) and advances the
+//     shard's applied mark in the same atomic step. A flush whose range is
+//     already applied is skipped; one that overlaps a range applied by
+//     someone else is rebuilt from the retained batches. A batch is acked
+//     (and so may be checkpointed) only once its rows are applied.
+//   - The Emitter runs in every task; one holds a fenced Redis lock at a
+//     time. It computes the global watermark from the shards' marks, closes
+//     windows whose end + allowed lateness it passed (atomically per shard,
+//     so a shard's later flush can no longer add to them), merges the
+//     shards' deltas, writes one result row per window and group with a
+//     deterministic row id, and records the emission only after the output
+//     acked. A successor of a crashed emitter re-emits the same rows with
+//     the same ids.
+//
+// Key layout (all under Options.KeyPrefix, see keys.go): a shard's state
+// and deltas share the hash tag {<app>:<operator>:<shard>}, the emitter's
+// lock and progress {<app>:<operator>}, so every script touches one slot.
+package window

@@ -1,0 +1,480 @@
+package window
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shardflow/shardflow/flow"
+)
+
+// ShardInfo is one shard of the stream as the emitter needs it.
+type ShardInfo struct {
+	ID string
+	// Closed is true for a shard that was split or merged (it has an
+	// ending sequence number); it still counts until it is finished.
+	Closed bool
+}
+
+// EmitterOptions configures an Emitter.
+type EmitterOptions struct {
+	// Output receives the result batches.
+	Output flow.Output
+	// Shards lists the stream's shards (open, and closed ones still in
+	// retention).
+	Shards func(ctx context.Context) ([]ShardInfo, error)
+	// Holder names this emitter in the lock (the worker id).
+	Holder string
+	// Interval between emission cycles (default 1s).
+	Interval time.Duration
+	// LockTTL is how long the lock outlives its holder (default 10s).
+	LockTTL time.Duration
+	// EmittedTTL is how long a window's deltas stay after emission
+	// (default 10m).
+	EmittedTTL time.Duration
+}
+
+// Emitter emits closed windows; one emitter per operator holds the lock at
+// a time. See the package documentation.
+type Emitter struct {
+	op        *Operator
+	eo        EmitterOptions
+	firstSeen map[string]time.Time // shards without a mark: when first listed
+
+	mu      sync.Mutex
+	stats   EmitterStats
+	running bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// EmitterStats are an emitter's totals.
+type EmitterStats struct {
+	Holding   bool
+	Token     int64
+	Watermark time.Time // the global watermark last computed (zero: none yet)
+	Emitted   time.Time // windows ending at or before it are emitted
+	Rows      int64     // result rows written and acked
+	Cycles    int64
+}
+
+// NewEmitter builds the operator's emitter. Start runs it.
+func (op *Operator) NewEmitter(eo EmitterOptions) (*Emitter, error) {
+	if eo.Output == nil || eo.Shards == nil || eo.Holder == "" {
+		return nil, fmt.Errorf("window %s: emitter needs an output, a shard lister and a holder name", op.o.Name)
+	}
+	if eo.Interval == 0 {
+		eo.Interval = time.Second
+	}
+	if eo.LockTTL == 0 {
+		eo.LockTTL = 10 * time.Second
+	}
+	if eo.EmittedTTL == 0 {
+		eo.EmittedTTL = 10 * time.Minute
+	}
+	return &Emitter{op: op, eo: eo, firstSeen: map[string]time.Time{}}, nil
+}
+
+// Start runs emission cycles every Interval until Stop.
+func (e *Emitter) Start() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running {
+		return
+	}
+	e.running = true
+	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-e.stop
+		cancel()
+	}()
+	go func() {
+		defer close(e.done)
+		defer cancel()
+		t := time.NewTicker(e.eo.Interval)
+		defer t.Stop()
+		for attempt := 0; ; {
+			if _, err := e.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				attempt++
+				if attempt == 1 || attempt%30 == 0 {
+					e.op.log.Warn("window emission failed; retrying", "attempt", attempt, "err", err)
+				}
+			} else {
+				attempt = 0
+			}
+			select {
+			case <-e.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the emission loop (an emission in progress is abandoned: its
+// windows are emitted again by the next holder, with the same row ids) and
+// releases nothing: the lock expires after LockTTL.
+func (e *Emitter) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.running {
+		e.mu.Unlock()
+		return nil
+	}
+	e.running = false
+	close(e.stop)
+	done := e.done
+	e.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("window %s: emitter stop: %w", e.op.o.Name, ctx.Err())
+	}
+}
+
+// Stats returns the emitter's totals.
+func (e *Emitter) Stats() EmitterStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+// errFenced says the lock was lost during a cycle.
+var errFenced = errors.New("emitter lock lost")
+
+// lockState is what lockScript answered for the holder.
+type lockState struct {
+	token                  int64
+	closing, emitted, wm   int64
+	hasClosing, hasEmitted bool
+	hasWM                  bool
+}
+
+func (e *Emitter) lock(ctx context.Context) (lockState, bool, error) {
+	now := e.op.o.Now()
+	v, err := lockScript.Run(ctx, e.op.o.Redis, []string{e.op.keys.emit()},
+		e.eo.Holder, now.UnixMilli(), e.eo.LockTTL.Milliseconds()).Result()
+	if err != nil {
+		return lockState{}, false, fmt.Errorf("window %s: emitter lock: %w", e.op.o.Name, err)
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) < 2 {
+		return lockState{}, false, fmt.Errorf("window %s: emitter lock: unexpected reply %v", e.op.o.Name, v)
+	}
+	tok, _ := a[0].(int64)
+	if tok == 0 {
+		return lockState{}, false, nil
+	}
+	var ls lockState
+	ls.token = tok
+	parse := func(i int) (int64, bool) {
+		s, _ := a[i].(string)
+		if s == "" {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	if len(a) == 4 {
+		ls.closing, ls.hasClosing = parse(1)
+		ls.emitted, ls.hasEmitted = parse(2)
+		ls.wm, ls.hasWM = parse(3)
+	}
+	return ls, true, nil
+}
+
+func (e *Emitter) progress(ctx context.Context, token int64, field string, v int64) error {
+	ok, err := progressScript.Run(ctx, e.op.o.Redis, []string{e.op.keys.emit()},
+		e.eo.Holder, token, e.op.o.Now().UnixMilli(), field, v).Int()
+	if err != nil {
+		return fmt.Errorf("window %s: emitter progress %s: %w", e.op.o.Name, field, err)
+	}
+	if ok != 1 {
+		return errFenced
+	}
+	return nil
+}
+
+// RunOnce runs one emission cycle: take or renew the lock; compute the
+// global watermark; if it closes windows, close them on every shard, merge
+// the shards' deltas, write the results, wait for the ack and record the
+// emission. It returns the rows emitted.
+func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
+	op := e.op
+	ls, holding, err := e.lock(ctx)
+	e.mu.Lock()
+	e.stats.Cycles++
+	e.stats.Holding, e.stats.Token = holding, ls.token
+	e.mu.Unlock()
+	if err != nil || !holding {
+		return 0, err
+	}
+	shards, err := e.eo.Shards(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("window %s: list shards: %w", op.o.Name, err)
+	}
+	sort.Slice(shards, func(i, j int) bool { return shards[i].ID < shards[j].ID })
+	marks, err := e.readMarks(ctx, shards)
+	if err != nil {
+		return 0, err
+	}
+	now := op.o.Now()
+	for i, s := range shards {
+		if !marks[i].hasWM {
+			if _, ok := e.firstSeen[s.ID]; !ok {
+				e.firstSeen[s.ID] = now
+			}
+		} else {
+			delete(e.firstSeen, s.ID)
+		}
+	}
+	gw, ok := globalWatermark(now, shards, marks, e.firstSeen, op.o.IdleTimeout, op.o.MaxOutOfOrderness)
+	if ls.hasWM && (!ok || ls.wm > gw) {
+		gw, ok = ls.wm, true
+	}
+	closing := int64(math.MinInt64)
+	if ok {
+		closing = op.alignedClose(gw - op.o.AllowedLateness.Microseconds())
+		e.mu.Lock()
+		e.stats.Watermark = time.UnixMicro(gw).UTC()
+		e.mu.Unlock()
+	}
+	if ls.hasClosing && ls.closing > closing {
+		closing = ls.closing // a predecessor's emission to finish
+	}
+	emitted := int64(math.MinInt64)
+	if ls.hasEmitted {
+		emitted = ls.emitted
+		e.mu.Lock()
+		e.stats.Emitted = time.UnixMicro(emitted).UTC()
+		e.mu.Unlock()
+	}
+	if closing == math.MinInt64 || closing <= emitted {
+		return 0, nil
+	}
+	if err := e.progress(ctx, ls.token, "wm", gw); err != nil {
+		return 0, err
+	}
+	if err := e.progress(ctx, ls.token, "closing", closing); err != nil {
+		return 0, err
+	}
+	windows, lists, err := e.collect(ctx, shards, closing, emitted)
+	if err != nil {
+		return 0, err
+	}
+	rows := 0
+	if len(windows) > 0 {
+		if rows, err = e.write(ctx, ls.token, windows); err != nil {
+			return 0, err
+		}
+	}
+	if err := e.progress(ctx, ls.token, "emitted", closing); err != nil {
+		return rows, err
+	}
+	e.mu.Lock()
+	e.stats.Rows += int64(rows)
+	e.stats.Emitted = time.UnixMicro(closing).UTC()
+	e.mu.Unlock()
+	op.o.Hooks.WindowEmit(op.o.Name, rows)
+	return rows, e.cleanup(ctx, shards, closing, lists)
+}
+
+func (e *Emitter) readMarks(ctx context.Context, shards []ShardInfo) ([]shardMark, error) {
+	op := e.op
+	pipe := op.o.Redis.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(shards))
+	for i, s := range shards {
+		cmds[i] = pipe.HMGet(ctx, op.keys.mark(s.ID), markFields...)
+	}
+	if len(shards) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("window %s: read shard marks: %w", op.o.Name, err)
+		}
+	}
+	marks := make([]shardMark, len(shards))
+	for i, c := range cmds {
+		marks[i] = parseMark(c.Val())
+	}
+	return marks, nil
+}
+
+// globalWatermark is the minimum over contributing shards of (largest
+// applied event time − max out-of-orderness). A shard does not contribute
+// when it is finished, or idle: no rows for idleTimeout (a shard with no
+// rows yet counts as idle idleTimeout after it was first listed; until
+// then it holds the watermark back). When no shard contributes but some
+// have data, the stream is quiet: the watermark advances with wall time
+// from the most recent activity, so the last windows close too.
+func globalWatermark(now time.Time, shards []ShardInfo, marks []shardMark, firstSeen map[string]time.Time, idle, ooo time.Duration) (int64, bool) {
+	nowMS := now.UnixMilli()
+	var (
+		minWM, maxWM   int64 = math.MaxInt64, math.MinInt64
+		lastActive     int64 = math.MinInt64
+		contributing   bool
+		anyData        bool
+		holdingUnknown bool
+	)
+	for i, s := range shards {
+		m := marks[i]
+		if m.finished {
+			continue
+		}
+		if !m.hasWM {
+			if now.Sub(firstSeen[s.ID]) < idle {
+				holdingUnknown = true
+			}
+			continue
+		}
+		anyData = true
+		maxWM = max(maxWM, m.wm)
+		lastActive = max(lastActive, m.active)
+		if nowMS-m.active > idle.Milliseconds() {
+			continue
+		}
+		contributing = true
+		minWM = min(minWM, m.wm)
+	}
+	switch {
+	case holdingUnknown:
+		return 0, false
+	case contributing:
+		return minWM - ooo.Microseconds(), true
+	case anyData:
+		return maxWM - ooo.Microseconds() + (nowMS-lastActive)*1000, true
+	}
+	return 0, false
+}
+
+// alignedClose is the end of the latest window ending at or before x.
+func (op *Operator) alignedClose(x int64) int64 {
+	return floorDiv(x-op.sizeUS, op.slideUS)*op.slideUS + op.sizeUS
+}
+
+// listRef names one shard's delta list of one window.
+type listRef struct {
+	shard string
+	start int64
+}
+
+// collect closes windows ending in (emitted, closing] on every shard and
+// merges their deltas.
+func (e *Emitter) collect(ctx context.Context, shards []ShardInfo, closing, emitted int64) ([]closedWindow, []listRef, error) {
+	op := e.op
+	pipe := op.o.Redis.Pipeline()
+	cmds := make([]*redis.Cmd, len(shards))
+	lower := "-inf"
+	if emitted != math.MinInt64 {
+		lower = strconv.FormatInt(emitted, 10)
+	}
+	for i, s := range shards {
+		cmds[i] = closeScript.Eval(ctx, pipe, []string{op.keys.mark(s.ID), op.keys.windows(s.ID)}, closing, lower)
+	}
+	if len(shards) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, nil, fmt.Errorf("window %s: close windows: %w", op.o.Name, err)
+		}
+	}
+	var refs []listRef
+	for i, c := range cmds {
+		members, err := c.StringSlice()
+		if err != nil {
+			return nil, nil, fmt.Errorf("window %s: shard %s: close windows: %w", op.o.Name, shards[i].ID, err)
+		}
+		for j := 0; j+1 < len(members); j += 2 {
+			start, err := strconv.ParseInt(members[j], 10, 64)
+			if err != nil {
+				return nil, nil, fmt.Errorf("window %s: shard %s: window %q: %w", op.o.Name, shards[i].ID, members[j], err)
+			}
+			refs = append(refs, listRef{shards[i].ID, start})
+		}
+	}
+	if len(refs) == 0 {
+		return nil, nil, nil
+	}
+	pipe = op.o.Redis.Pipeline()
+	lists := make([]*redis.StringSliceCmd, len(refs))
+	for i, r := range refs {
+		lists[i] = pipe.LRange(ctx, op.keys.list(r.shard, r.start), 0, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("window %s: read deltas: %w", op.o.Name, err)
+	}
+	byStart := map[int64]map[string][]state{}
+	for i, r := range refs {
+		groups := byStart[r.start]
+		if groups == nil {
+			groups = map[string][]state{}
+			byStart[r.start] = groups
+		}
+		for _, blob := range lists[i].Val() {
+			if err := mergeDelta([]byte(blob), op.plans, groups); err != nil {
+				return nil, nil, fmt.Errorf("window %s: shard %s: window %d: %w", op.o.Name, r.shard, r.start, err)
+			}
+		}
+	}
+	windows := make([]closedWindow, 0, len(byStart))
+	for start, groups := range byStart {
+		windows = append(windows, closedWindow{start: start, groups: groups})
+	}
+	return windows, refs, nil
+}
+
+// write sends the merged windows and waits for the ack, renewing the lock
+// while it waits.
+func (e *Emitter) write(ctx context.Context, token int64, windows []closedWindow) (int, error) {
+	op := e.op
+	rec, rows, err := op.buildResult(op.o.Allocator, windows)
+	if err != nil {
+		return 0, err
+	}
+	defer rec.Release()
+	acked := make(chan error, 1)
+	if err := e.eo.Output.Write(ctx, &flow.Batch{Record: rec, Shard: "window:" + op.o.Name}, func(err error) { acked <- err }); err != nil {
+		return 0, fmt.Errorf("window %s: write results: %w", op.o.Name, err)
+	}
+	renew := time.NewTicker(max(e.eo.LockTTL/3, 10*time.Millisecond))
+	defer renew.Stop()
+	for {
+		select {
+		case err := <-acked:
+			if err != nil {
+				return 0, fmt.Errorf("window %s: results not delivered: %w", op.o.Name, err)
+			}
+			return rows, nil
+		case <-renew.C:
+			ls, holding, err := e.lock(ctx)
+			if err == nil && (!holding || ls.token != token) {
+				// Someone else emits now; our rows still arrive (same
+				// ids), but the progress is theirs to record.
+				return 0, errFenced
+			}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// cleanup forgets emitted windows on every shard: they leave the shard's
+// window set and their deltas expire after EmittedTTL.
+func (e *Emitter) cleanup(ctx context.Context, shards []ShardInfo, closing int64, lists []listRef) error {
+	op := e.op
+	pipe := op.o.Redis.Pipeline()
+	for _, s := range shards {
+		pipe.ZRemRangeByScore(ctx, op.keys.windows(s.ID), "-inf", strconv.FormatInt(closing, 10))
+	}
+	for _, r := range lists {
+		pipe.PExpire(ctx, op.keys.list(r.shard, r.start), e.eo.EmittedTTL)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("window %s: clean up emitted windows: %w", op.o.Name, err)
+	}
+	return nil
+}

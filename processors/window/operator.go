@@ -1,0 +1,582 @@
+package window
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/metrics"
+	"github.com/shardflow/shardflow/sinks/encode"
+)
+
+// Operator pre-aggregates rows per shard and applies them to Redis. It is a
+// flow.Output: a batch's ack fires once every row of it is applied to the
+// window state (or handled as late / dead-lettered).
+type Operator struct {
+	o          Options
+	keys       keySpace
+	plans      []aggPlan
+	timeCol    int
+	groupCols  []int
+	groupKinds []kind
+	rowJSON    *encode.NDJSON
+	log        *slog.Logger
+	sizeUS     int64
+	slideUS    int64
+
+	mu     sync.Mutex
+	shards map[string]*shardState
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// pendingBatch is a batch whose rows are aggregated in memory but not yet
+// applied. The batch is retained so that the shard's partials can be
+// rebuilt when a flush finds the mark or the closed windows moved.
+type pendingBatch struct {
+	rec     arrow.RecordBatch
+	origins []flow.RowOrigin
+	ack     flow.Ack
+	// closedAt is the shard's closed bound when the batch was last
+	// aggregated: rows late under it were already handled.
+	closedAt int64
+}
+
+// shardState is one shard's in-memory partials. Guarded by mu; flushes run
+// under it, so a shard's Write waits for its flush (back-pressure).
+type shardState struct {
+	mu      sync.Mutex
+	id      string
+	loaded  bool
+	mark    position // applied mark in Redis as last seen
+	closed  int64    // windows ending at or before it are closed (µs); MinInt64: none
+	windows map[int64]map[string][]state
+	pending []pendingBatch
+	dead    []flow.DeadLetter // late or time-less rows to dead-letter before the next flush
+	late    int               // late rows dropped since the last flush (drop policy)
+	to      position          // last row position of the pending batches
+	maxTS   int64
+	hasTS   bool
+	rows    int
+	since   time.Time // when the oldest pending batch arrived
+	keyBuf  []byte
+	cols    []column
+	gcols   []column
+	blob    []byte
+}
+
+// New builds an operator on opts.Schema and starts its flush ticker.
+func New(opts Options) (*Operator, error) {
+	o := opts.withDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("window %s: %w", o.Name, err)
+	}
+	if o.Redis == nil {
+		return nil, fmt.Errorf("window %s: a Redis client is required", o.Name)
+	}
+	if o.Schema == nil {
+		return nil, fmt.Errorf("window %s: an input schema is required", o.Name)
+	}
+	op := &Operator{
+		o: o, keys: newKeySpace(o.KeyPrefix, o.Pipeline, o.Name), shards: map[string]*shardState{},
+		log: o.Logger.With("window", o.Name), sizeUS: o.Size.Microseconds(), slideUS: o.Slide.Microseconds(),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	idx := o.Schema.FieldIndices(o.TimeColumn)
+	if len(idx) != 1 || o.Schema.Field(idx[0]).Type.ID() != arrow.TIMESTAMP {
+		return nil, fmt.Errorf("window %s: time_column %q must be a timestamp column of the schema", o.Name, o.TimeColumn)
+	}
+	op.timeCol = idx[0]
+	for _, g := range o.GroupBy {
+		idx := o.Schema.FieldIndices(g)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("window %s: group_by column %q is not in the schema", o.Name, g)
+		}
+		k, err := kindOf(o.Schema.Field(idx[0]).Type)
+		if err != nil {
+			return nil, fmt.Errorf("window %s: group_by column %q: %w", o.Name, g, err)
+		}
+		op.groupCols, op.groupKinds = append(op.groupCols, idx[0]), append(op.groupKinds, k)
+	}
+	for _, a := range o.Aggregates {
+		p, err := compileAggregate(o.Schema, a)
+		if err != nil {
+			return nil, fmt.Errorf("window %s: %w", o.Name, err)
+		}
+		op.plans = append(op.plans, p)
+	}
+	var err error
+	if op.rowJSON, err = encode.NewNDJSON(o.Schema); err != nil {
+		return nil, fmt.Errorf("window %s: %w", o.Name, err)
+	}
+	go op.flushLoop()
+	return op, nil
+}
+
+// ResultSchema is the schema of the operator's result rows.
+func (op *Operator) ResultSchema() *arrow.Schema { return resultSchema(op.o.Schema, op.groupCols, op.plans) }
+
+// earliestEnd is the end of the earliest window holding event time ts: a
+// row is late once that window is closed (hopping windows: the row is not
+// counted in any of its windows then).
+func (op *Operator) earliestEnd(ts int64) int64 {
+	return floorDiv(ts, op.slideUS)*op.slideUS + op.slideUS
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func (op *Operator) shard(id string) *shardState {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	s, ok := op.shards[id]
+	if !ok {
+		s = &shardState{id: id, closed: math.MinInt64}
+		op.shards[id] = s
+	}
+	return s
+}
+
+// Write aggregates b's rows into its shard's partials. It flushes inline
+// when the shard holds FlushRows rows or its oldest row waited
+// FlushInterval.
+func (op *Operator) Write(ctx context.Context, b *flow.Batch, ack flow.Ack) error {
+	if b.Rows() == 0 {
+		ack(nil)
+		return nil
+	}
+	s := op.shard(b.Shard)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		if err := op.load(ctx, s); err != nil {
+			return err
+		}
+	}
+	b.Record.Retain()
+	pb := pendingBatch{rec: b.Record, origins: append([]flow.RowOrigin(nil), b.Origins...), ack: ack, closedAt: s.closed}
+	if len(s.pending) == 0 {
+		s.since = op.o.Now()
+	}
+	s.pending = append(s.pending, pb)
+	op.aggregate(s, &s.pending[len(s.pending)-1], true)
+	if s.rows >= op.o.FlushRows || op.o.Now().Sub(s.since) >= op.o.FlushInterval {
+		// Past the row bound, wait (back-pressure) rather than let
+		// memory grow while Redis is away.
+		must := s.rows >= 2*op.o.FlushRows
+		if err := op.flushLocked(ctx, s, must); err != nil {
+			if must {
+				return fmt.Errorf("window %s: shard %s: %w", op.o.Name, s.id, err)
+			}
+			op.log.Warn("window flush failed; will retry", "shard", s.id, "err", err)
+		}
+	}
+	return nil
+}
+
+// load reads the shard's mark (applied position and closed bound), retrying
+// while Redis is away.
+func (op *Operator) load(ctx context.Context, s *shardState) error {
+	for attempt := 0; ; attempt++ {
+		m, err := readMark(ctx, op.o.Redis, op.keys.mark(s.id))
+		if err == nil {
+			s.mark, s.loaded = m.pos, true
+			if m.hasCls {
+				s.closed = m.closed
+			}
+			return nil
+		}
+		if attempt%20 == 0 {
+			op.log.Warn("reading shard window mark failed; retrying", "shard", s.id, "attempt", attempt+1, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("window %s: shard %s: read mark: %w", op.o.Name, s.id, err)
+		case <-time.After(backoff(attempt)):
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 5)
+	return min(d, time.Second)
+}
+
+// aggregate folds the rows of pb into the shard's partials. Rows at or
+// before the applied mark are skipped (a replay). Rows without an event
+// time and rows whose window is closed are handled once: on the first
+// pass, or on a rebuild only if they became late since pb.closedAt.
+func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
+	rec := pb.rec
+	n := int(rec.NumRows())
+	if len(pb.origins) > 0 {
+		last := pb.origins[len(pb.origins)-1]
+		if p := (position{last.SequenceNumber, last.SubSequence}); p.cmp(s.to) > 0 {
+			s.to = p
+		}
+	}
+	s.cols = s.cols[:0]
+	for i := range op.plans {
+		if op.plans[i].col >= 0 {
+			s.cols = append(s.cols, newColumn(rec.Column(op.plans[i].col)))
+		} else {
+			s.cols = append(s.cols, column{})
+		}
+	}
+	s.gcols = s.gcols[:0]
+	for _, c := range op.groupCols {
+		s.gcols = append(s.gcols, newColumn(rec.Column(c)))
+	}
+	tcol := newColumn(rec.Column(op.timeCol))
+	for row := range n {
+		if row < len(pb.origins) {
+			o := &pb.origins[row]
+			if (position{o.SequenceNumber, o.SubSequence}).cmp(s.mark) <= 0 {
+				continue // applied already (replay after a takeover)
+			}
+		}
+		if tcol.arr.IsNull(row) {
+			if first {
+				s.dead = append(s.dead, op.deadLetter(s.id, pb, row, "window_no_event_time: "+op.o.TimeColumn+" is null"))
+			}
+			continue
+		}
+		ts := tcol.ints[row]
+		if end := op.earliestEnd(ts); end <= s.closed {
+			if first || end > pb.closedAt {
+				op.late(s, pb, row, end)
+			}
+			continue
+		}
+		if !s.hasTS || ts > s.maxTS {
+			s.maxTS, s.hasTS = ts, true
+		}
+		s.keyBuf = appendGroupKey(s.keyBuf[:0], s.gcols, op.groupKinds, row)
+		latest := floorDiv(ts, op.slideUS) * op.slideUS
+		for start := latest; start > ts-op.sizeUS; start -= op.slideUS {
+			groups := s.windows[start]
+			if groups == nil {
+				if s.windows == nil {
+					s.windows = map[int64]map[string][]state{}
+				}
+				groups = map[string][]state{}
+				s.windows[start] = groups
+			}
+			states, ok := groups[string(s.keyBuf)]
+			if !ok {
+				states = make([]state, len(op.plans))
+				groups[string(s.keyBuf)] = states
+			}
+			for i := range op.plans {
+				p := &op.plans[i]
+				if p.col < 0 {
+					states[i].n++
+					continue
+				}
+				c := &s.cols[i]
+				if c.arr.IsNull(row) {
+					continue
+				}
+				p.add(&states[i], c.value(p.kind, row), ts)
+			}
+		}
+		s.rows++
+	}
+	pb.closedAt = s.closed
+}
+
+// late handles one late row per the policy.
+func (op *Operator) late(s *shardState, pb *pendingBatch, row int, end int64) {
+	if op.o.LateRows == LateDrop {
+		s.late++
+		return
+	}
+	reason := "late_row: window ending " + time.UnixMicro(end).UTC().Format(time.RFC3339Nano) + " already closed"
+	s.dead = append(s.dead, op.deadLetter(s.id, pb, row, reason))
+}
+
+func (op *Operator) deadLetter(shard string, pb *pendingBatch, row int, reason string) flow.DeadLetter {
+	d := flow.DeadLetter{Reason: reason, Pipeline: op.o.Pipeline, Shard: shard,
+		Raw: op.rowJSON.AppendRow(nil, pb.rec, row)}
+	if row < len(pb.origins) {
+		o := pb.origins[row]
+		d.SequenceNumber, d.SubSequence, d.ArrivalTime = o.SequenceNumber, o.SubSequence, o.ArrivalTime
+	}
+	return d
+}
+
+// rebuild recomputes the shard's partials from its pending batches after
+// the mark or the closed bound moved.
+func (op *Operator) rebuild(s *shardState) {
+	s.windows, s.rows, s.hasTS, s.maxTS = nil, 0, false, 0
+	for i := range s.pending {
+		op.aggregate(s, &s.pending[i], false)
+	}
+}
+
+// errLate says the flush script refused (a window closed, or the mark
+// moved under this worker) and the partials were rebuilt: flush again.
+var errLate = errors.New("window closed during flush")
+
+// flushLocked applies the shard's partials. With must, it retries until it
+// succeeds or ctx ends; otherwise one Redis failure returns.
+func (op *Operator) flushLocked(ctx context.Context, s *shardState, must bool) error {
+	for attempt := 0; len(s.pending) > 0; attempt++ {
+		err := op.flushOnce(ctx, s)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, errLate) {
+			attempt = -1 // not a failure: rebuilt, go again
+			continue
+		}
+		if !must {
+			return err
+		}
+		if attempt%20 == 0 {
+			op.log.Warn("window flush failed; retrying", "shard", s.id, "attempt", attempt+1, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("window %s: shard %s: flush: %w (last error: %v)", op.o.Name, s.id, ctx.Err(), err)
+		case <-time.After(backoff(attempt)):
+		}
+	}
+	return nil
+}
+
+// flushOnce writes pending dead letters, then runs the flush script once.
+// It returns errLate when the script refused and the partials were rebuilt.
+func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
+	if len(s.dead) > 0 {
+		if err := op.writeDead(ctx, s.dead); err != nil {
+			return err
+		}
+		lateN := 0
+		for _, d := range s.dead {
+			if len(d.Reason) > 9 && d.Reason[:9] == "late_row:" {
+				lateN++
+			}
+		}
+		s.dead = s.dead[:0]
+		if lateN > 0 {
+			op.o.Hooks.LateRows(op.o.Name, lateN, metrics.LateDeadLetter)
+		}
+	}
+	if s.late > 0 {
+		op.o.Hooks.LateRows(op.o.Name, s.late, metrics.LateDrop)
+		s.late = 0
+	}
+	keys := make([]string, 0, 2+len(s.windows))
+	keys = append(keys, op.keys.mark(s.id), op.keys.windows(s.id))
+	args := make([]any, 0, 6+3*len(s.windows))
+	args = append(args, s.mark.seq, s.mark.sub, s.to.seq, s.to.sub, "", "")
+	if s.hasTS {
+		args[4] = strconv.FormatInt(s.maxTS, 10)
+	}
+	if s.rows > 0 {
+		args[5] = strconv.FormatInt(op.o.Now().UnixMilli(), 10)
+	}
+	for start, groups := range s.windows {
+		blob, err := encodeDelta(nil, op.plans, groups)
+		if err != nil {
+			return fmt.Errorf("window %s: shard %s: %w", op.o.Name, s.id, err)
+		}
+		keys = append(keys, op.keys.list(s.id, start))
+		args = append(args, start, start+op.sizeUS, blob)
+	}
+	if s.to.seq == "" {
+		// No row carried a position (batches without origins): nothing
+		// to mark; apply as a fresh range is impossible to fence.
+		return fmt.Errorf("window %s: shard %s: batches without row origins cannot be applied", op.o.Name, s.id)
+	}
+	v, err := flushScript.Run(ctx, op.o.Redis, keys, args...).Result()
+	if err != nil {
+		return fmt.Errorf("window %s: shard %s: flush: %w", op.o.Name, s.id, err)
+	}
+	r, err := parseFlushReply(v)
+	if err != nil {
+		return err
+	}
+	if r.hasCls && r.closed > s.closed {
+		s.closed = r.closed
+	}
+	switch r.status {
+	case "ok", "applied":
+		op.o.Hooks.WindowFlush(op.o.Name, len(keys)-2)
+		s.mark = s.to
+		if r.mark.cmp(s.mark) > 0 {
+			s.mark = r.mark
+		}
+		for _, pb := range s.pending {
+			pb.rec.Release()
+			pb.ack(nil)
+		}
+		clear(s.pending)
+		s.pending, s.windows, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, 0, false, 0
+		return nil
+	case "conflict":
+		op.log.Warn("shard's window mark moved under this worker; rebuilding from it",
+			"shard", s.id, "expected", s.mark.seq, "found", r.mark.seq)
+		s.mark = r.mark
+	case "late":
+	default:
+		return fmt.Errorf("window %s: shard %s: flush: unexpected status %q", op.o.Name, s.id, r.status)
+	}
+	op.rebuild(s)
+	return errLate
+}
+
+// writeDead writes dead letters and waits for their ack.
+func (op *Operator) writeDead(ctx context.Context, entries []flow.DeadLetter) error {
+	if op.o.DeadLetter == nil {
+		return fmt.Errorf("window %s: %d rows to dead-letter but no dead-letter output", op.o.Name, len(entries))
+	}
+	done := make(chan error, 1)
+	if err := op.o.DeadLetter.WriteDeadLetters(ctx, entries, func(err error) { done <- err }); err != nil {
+		return fmt.Errorf("window %s: dead-letter: %w", op.o.Name, err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("window %s: dead-letter: %w", op.o.Name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flushLoop flushes shards whose oldest pending row waited FlushInterval,
+// so that acks (and checkpoints) follow even when input stops.
+func (op *Operator) flushLoop() {
+	defer close(op.done)
+	t := time.NewTicker(max(op.o.FlushInterval/4, 10*time.Millisecond))
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-op.stop
+		cancel()
+	}()
+	for {
+		select {
+		case <-op.stop:
+			return
+		case <-t.C:
+		}
+		op.mu.Lock()
+		shards := make([]*shardState, 0, len(op.shards))
+		for _, s := range op.shards {
+			shards = append(shards, s)
+		}
+		op.mu.Unlock()
+		for _, s := range shards {
+			s.mu.Lock()
+			if len(s.pending) > 0 && op.o.Now().Sub(s.since) >= op.o.FlushInterval {
+				if err := op.flushLocked(ctx, s, false); err != nil && ctx.Err() == nil {
+					op.log.Warn("window flush failed; will retry", "shard", s.id, "err", err)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// ShardStarted forgets anything held for shard (a new lease: the mark is
+// read again before its first batch).
+func (op *Operator) ShardStarted(shard string) {
+	op.ShardReleased(shard)
+}
+
+// ShardReleased drops the shard's partials: their batches are acked with an
+// error (they will be replayed by the next owner).
+func (op *Operator) ShardReleased(shard string) {
+	s := op.shard(shard)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op.dropLocked(s, fmt.Errorf("window %s: shard %s released before its rows were applied", op.o.Name, shard))
+}
+
+func (op *Operator) dropLocked(s *shardState, err error) {
+	for _, pb := range s.pending {
+		pb.rec.Release()
+		pb.ack(err)
+	}
+	clear(s.pending)
+	s.pending, s.windows, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, 0, false, 0
+	s.dead, s.late, s.loaded, s.to, s.closed = s.dead[:0], 0, false, position{}, math.MinInt64
+}
+
+// ShardFinished flushes the shard and marks it finished, so that the
+// global watermark no longer waits for it. Call it after the shard reached
+// SHARD_END with every batch acked.
+func (op *Operator) ShardFinished(ctx context.Context, shard string) error {
+	s := op.shard(shard)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := op.flushLocked(ctx, s, true); err != nil {
+		return err
+	}
+	if err := op.o.Redis.HSet(ctx, op.keys.mark(shard), "finished", "1").Err(); err != nil {
+		return fmt.Errorf("window %s: shard %s: mark finished: %w", op.o.Name, shard, err)
+	}
+	return nil
+}
+
+// Flush applies every shard's partials now (retrying until ctx ends).
+func (op *Operator) Flush(ctx context.Context) error {
+	op.mu.Lock()
+	shards := make([]*shardState, 0, len(op.shards))
+	for _, s := range op.shards {
+		shards = append(shards, s)
+	}
+	op.mu.Unlock()
+	var errs []error
+	for _, s := range shards {
+		s.mu.Lock()
+		if err := op.flushLocked(ctx, s, true); err != nil {
+			errs = append(errs, err)
+		}
+		s.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the flush ticker, flushes what is held and acks with an
+// error what could not be applied before ctx ended.
+func (op *Operator) Close(ctx context.Context) error {
+	op.mu.Lock()
+	if op.closed {
+		op.mu.Unlock()
+		return nil
+	}
+	op.closed = true
+	op.mu.Unlock()
+	close(op.stop)
+	<-op.done
+	err := op.Flush(ctx)
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	for _, s := range op.shards {
+		s.mu.Lock()
+		op.dropLocked(s, fmt.Errorf("window %s: closed before rows were applied: %w", op.o.Name, ctx.Err()))
+		s.mu.Unlock()
+	}
+	return err
+}

@@ -1,0 +1,182 @@
+package window
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/metrics"
+)
+
+// Func names an aggregate function.
+type Func string
+
+// The aggregate functions.
+const (
+	Count         Func = "count"          // rows (no column) or non-null values
+	Sum           Func = "sum"            // int64 or float64 column
+	Min           Func = "min"            // int64, float64, timestamp or string
+	Max           Func = "max"            // int64, float64, timestamp or string
+	Avg           Func = "avg"            // int64 or float64 column; float64 result
+	CountDistinct Func = "count_distinct" // approximate (HyperLogLog, ~0.8 % standard error)
+	First         Func = "first"          // value at the smallest event time
+	Last          Func = "last"           // value at the largest event time
+)
+
+// Aggregate is one result column.
+type Aggregate struct {
+	// Name is the result column name.
+	Name string `yaml:"name"`
+	// Func is the aggregate function.
+	Func Func `yaml:"fn"`
+	// Column is the input column; empty only for count (count of rows).
+	Column string `yaml:"column,omitempty"`
+}
+
+// LatePolicy says what happens to a late row: one whose window was already
+// closed for emission.
+type LatePolicy string
+
+// The late-row policies. Every late row is counted (metrics.Hooks.LateRows).
+const (
+	LateDrop       LatePolicy = metrics.LateDrop       // count and drop
+	LateDeadLetter LatePolicy = metrics.LateDeadLetter // count and send to the dead-letter output
+)
+
+// Options configures an Operator and its Emitter.
+type Options struct {
+	// Pipeline and Name identify the operator: they prefix its Redis keys
+	// and enter every result row id.
+	Pipeline, Name string
+	// Schema is the schema of the batches the operator receives.
+	Schema *arrow.Schema
+	// TimeColumn is the event-time column (a timestamp column).
+	TimeColumn string
+	// Size is the window length; Slide the distance between window starts
+	// (0 or Size: tumbling windows; less than Size: hopping windows).
+	Size, Slide time.Duration
+	// GroupBy lists the group-key columns (may be empty: one group).
+	GroupBy []string
+	// Aggregates lists the result columns.
+	Aggregates []Aggregate
+	// MaxOutOfOrderness is subtracted from a shard's largest event time to
+	// make its watermark.
+	MaxOutOfOrderness time.Duration
+	// AllowedLateness keeps a window open for rows this much past its end
+	// (in watermark time) before it is closed and emitted.
+	AllowedLateness time.Duration
+	// IdleTimeout leaves a shard out of the global watermark once it has
+	// had no rows for this long (wall time). Default 1m.
+	IdleTimeout time.Duration
+	// LateRows is the late-row policy (default dead_letter).
+	LateRows LatePolicy
+	// FlushInterval bounds how long rows wait in memory before they are
+	// applied to Redis (and so how long their checkpoint waits). Default 1s.
+	FlushInterval time.Duration
+	// FlushRows flushes a shard early once it holds this many rows.
+	// Default 100,000.
+	FlushRows int
+	// Redis holds the window state; KeyPrefix namespaces the keys.
+	Redis     redis.UniversalClient
+	KeyPrefix string
+	// DeadLetter receives late rows (policy dead_letter) and rows without
+	// an event time.
+	DeadLetter flow.DeadLetterOutput
+	Hooks      metrics.Hooks
+	Logger     *slog.Logger
+	Allocator  memory.Allocator
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// withDefaults returns o with defaults applied.
+func (o Options) withDefaults() Options {
+	if o.Slide == 0 {
+		o.Slide = o.Size
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = time.Minute
+	}
+	if o.LateRows == "" {
+		o.LateRows = LateDeadLetter
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = time.Second
+	}
+	if o.FlushRows == 0 {
+		o.FlushRows = 100_000
+	}
+	o.Hooks = metrics.OrNop(o.Hooks)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Allocator == nil {
+		o.Allocator = memory.DefaultAllocator
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Validate checks the options that do not depend on the schema.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Name == "" {
+		errs = append(errs, errors.New("name is required"))
+	}
+	if o.TimeColumn == "" {
+		errs = append(errs, errors.New("time_column is required"))
+	}
+	if o.Size <= 0 {
+		errs = append(errs, errors.New("size must be positive"))
+	}
+	if o.Slide < 0 || o.Slide > o.Size {
+		errs = append(errs, errors.New("slide must be positive and at most size"))
+	}
+	if o.Size > 0 && o.Slide > 0 && o.Size%o.Slide != 0 {
+		errs = append(errs, fmt.Errorf("size %s must be a multiple of slide %s", o.Size, o.Slide))
+	}
+	if o.Size%time.Microsecond != 0 || o.Slide%time.Microsecond != 0 {
+		errs = append(errs, errors.New("size and slide must be whole microseconds"))
+	}
+	if o.MaxOutOfOrderness < 0 || o.AllowedLateness < 0 || o.IdleTimeout < 0 {
+		errs = append(errs, errors.New("max_out_of_orderness, allowed_lateness and idle_timeout must not be negative"))
+	}
+	switch o.LateRows {
+	case "", LateDrop, LateDeadLetter:
+	default:
+		errs = append(errs, fmt.Errorf("late_rows %q: want drop or dead_letter", o.LateRows))
+	}
+	if len(o.Aggregates) == 0 {
+		errs = append(errs, errors.New("aggregates: at least one is required"))
+	}
+	seen := map[string]bool{"window_start": true, "window_end": true, "row_id": true}
+	for _, g := range o.GroupBy {
+		seen[g] = true
+	}
+	for i, a := range o.Aggregates {
+		if a.Name == "" {
+			errs = append(errs, fmt.Errorf("aggregates[%d].name is required", i))
+		} else if seen[a.Name] {
+			errs = append(errs, fmt.Errorf("aggregates[%d].name %q is used twice (or clashes with a group or window column)", i, a.Name))
+		}
+		seen[a.Name] = true
+		switch a.Func {
+		case Count:
+		case Sum, Min, Max, Avg, CountDistinct, First, Last:
+			if a.Column == "" {
+				errs = append(errs, fmt.Errorf("aggregates[%d]: %s needs a column", i, a.Func))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("aggregates[%d].fn %q: want count, sum, min, max, avg, count_distinct, first or last", i, a.Func))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,228 @@
+package window
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// keySpace names an operator's Redis keys.
+//
+//	<prefix>:win:{<app>:<op>:<shard>}:mark      hash: seq, sub (applied mark), wm (largest
+//	                                            applied event time, µs), active (wall ms of
+//	                                            the last flush with rows), closed (windows
+//	                                            ending at or before it are closed, µs),
+//	                                            finished (1 once SHARD_END)
+//	<prefix>:win:{<app>:<op>:<shard>}:windows   zset: window start → window end, windows
+//	                                            holding deltas of the shard
+//	<prefix>:win:{<app>:<op>:<shard>}:w:<start> list: the shard's deltas of one window
+//	<prefix>:win:{<app>:<op>}:emit              hash: holder, expires, token (the emitter
+//	                                            lock), closing, emitted, wm
+type keySpace struct{ base string }
+
+func newKeySpace(prefix, app, op string) keySpace {
+	if prefix == "" {
+		prefix = "shardflow"
+	}
+	return keySpace{base: prefix + ":win:{" + app + ":" + op}
+}
+
+func (k keySpace) mark(shard string) string    { return k.base + ":" + shard + "}:mark" }
+func (k keySpace) windows(shard string) string { return k.base + ":" + shard + "}:windows" }
+func (k keySpace) list(shard string, start int64) string {
+	return k.base + ":" + shard + "}:w:" + strconv.FormatInt(start, 10)
+}
+func (k keySpace) emit() string { return k.base + "}:emit" }
+
+// position is a row's place in its shard: sequence number, then KPL
+// sub-sequence. Sequence numbers are decimal strings of up to 128 bits:
+// shorter is smaller, equal lengths compare as text.
+type position struct {
+	seq string
+	sub int64
+}
+
+func (a position) cmp(b position) int {
+	if len(a.seq) != len(b.seq) {
+		if len(a.seq) < len(b.seq) {
+			return -1
+		}
+		return 1
+	}
+	if c := strings.Compare(a.seq, b.seq); c != 0 {
+		return c
+	}
+	switch {
+	case a.sub < b.sub:
+		return -1
+	case a.sub > b.sub:
+		return 1
+	}
+	return 0
+}
+
+const luaPosition = `
+local function cmp(s1, u1, s2, u2)
+  if #s1 ~= #s2 then if #s1 < #s2 then return -1 end return 1 end
+  if s1 ~= s2 then if s1 < s2 then return -1 end return 1 end
+  if u1 ~= u2 then if u1 < u2 then return -1 end return 1 end
+  return 0
+end
+`
+
+// flushScript applies one shard flush. KEYS: mark, windows, then one delta
+// list per window. ARGV: from seq, from sub (the mark the flush was built
+// on), to seq, to sub (its last row), largest event time ('' if none),
+// wall ms of the flush ('' if it had no rows), then per window: start,
+// end, delta.
+//
+// Answers {status, seq, sub, closed}: 'applied' (the mark already covers
+// the range: nothing written), 'conflict' (the mark is not where the flush
+// began: rebuild from it), 'late' (a window is closed: rebuild without its
+// rows), 'ok' (deltas appended and the mark moved, in one step).
+var flushScript = redis.NewScript(luaPosition + `
+local m = redis.call('HMGET', KEYS[1], 'seq', 'sub', 'closed', 'wm')
+local seq, sub, closed = m[1] or '', tonumber(m[2] or '0'), m[3] or ''
+if cmp(seq, sub, ARGV[3], tonumber(ARGV[4])) >= 0 then return {'applied', seq, tostring(sub), closed} end
+if seq ~= ARGV[1] or sub ~= tonumber(ARGV[2]) then return {'conflict', seq, tostring(sub), closed} end
+local n = #KEYS - 2
+if closed ~= '' then
+  local c = tonumber(closed)
+  for i = 1, n do
+    if tonumber(ARGV[6 + 3*i - 1]) <= c then return {'late', seq, tostring(sub), closed} end
+  end
+end
+for i = 1, n do
+  if redis.call('RPUSH', KEYS[2 + i], ARGV[6 + 3*i]) == 1 then
+    redis.call('ZADD', KEYS[2], ARGV[6 + 3*i - 1], ARGV[6 + 3*i - 2])
+  end
+end
+local set = {'seq', ARGV[3], 'sub', ARGV[4]}
+if ARGV[5] ~= '' and (m[4] == false or tonumber(ARGV[5]) > tonumber(m[4])) then
+  set[#set + 1] = 'wm'; set[#set + 1] = ARGV[5]
+end
+if ARGV[6] ~= '' then set[#set + 1] = 'active'; set[#set + 1] = ARGV[6] end
+redis.call('HSET', KEYS[1], unpack(set))
+return {'ok', ARGV[3], ARGV[4], closed}
+`)
+
+// closeScript closes a shard's windows ending at or before ARGV[1] (the
+// mark's closed never moves back) and lists those ending after ARGV[2]
+// (the emitted-through bound) as {start, end, start, end, ...}.
+// KEYS: mark, windows.
+var closeScript = redis.NewScript(`
+local c = redis.call('HGET', KEYS[1], 'closed')
+if c == false or tonumber(c) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'closed', ARGV[1])
+end
+return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], ARGV[1], 'WITHSCORES')
+`)
+
+// lockScript takes or renews the emitter lock. KEYS: emit. ARGV: holder,
+// now ms, ttl ms. Answers {token, closing, emitted, wm} for the holder,
+// {0, holder} otherwise. Each new holding increments the token.
+var lockScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'holder', 'expires', 'token', 'closing', 'emitted', 'wm')
+local now = tonumber(ARGV[2])
+local holder, expires, token = h[1] or '', tonumber(h[2] or '0'), tonumber(h[3] or '0')
+if holder ~= ARGV[1] or expires < now then
+  if holder ~= '' and holder ~= ARGV[1] and expires >= now then return {0, holder} end
+  token = token + 1
+end
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'expires', tostring(now + tonumber(ARGV[3])), 'token', tostring(token))
+return {token, h[4] or '', h[5] or '', h[6] or ''}
+`)
+
+// progressScript records emitter progress if the caller still holds the
+// lock with the given token. KEYS: emit. ARGV: holder, token, now ms,
+// field, value. The field never moves back. Answers 1, or 0 when fenced
+// off.
+var progressScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'holder', 'expires', 'token', ARGV[4])
+if h[1] ~= ARGV[1] or tonumber(h[3] or '0') ~= tonumber(ARGV[2]) or tonumber(h[2] or '0') < tonumber(ARGV[3]) then
+  return 0
+end
+if h[4] == false or tonumber(h[4]) < tonumber(ARGV[5]) then
+  redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+end
+return 1
+`)
+
+// flushReply is a decoded flushScript answer.
+type flushReply struct {
+	status string
+	mark   position
+	closed int64
+	hasCls bool
+}
+
+func parseFlushReply(v any) (flushReply, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) != 4 {
+		return flushReply{}, fmt.Errorf("window flush: unexpected reply %v", v)
+	}
+	var r flushReply
+	r.status, _ = a[0].(string)
+	r.mark.seq, _ = a[1].(string)
+	sub, _ := a[2].(string)
+	r.mark.sub, _ = strconv.ParseInt(sub, 10, 64)
+	if c, _ := a[3].(string); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil {
+			return r, fmt.Errorf("window flush: closed %q: %w", c, err)
+		}
+		r.closed, r.hasCls = n, true
+	}
+	return r, nil
+}
+
+// shardMark is a shard's mark hash as the emitter and operator read it.
+type shardMark struct {
+	exists   bool
+	pos      position
+	wm       int64 // µs
+	hasWM    bool
+	active   int64 // wall ms
+	closed   int64
+	hasCls   bool
+	finished bool
+}
+
+var markFields = []string{"seq", "sub", "wm", "active", "closed", "finished"}
+
+func parseMark(vals []any) shardMark {
+	var m shardMark
+	str := func(i int) (string, bool) { s, ok := vals[i].(string); return s, ok }
+	if s, ok := str(0); ok {
+		m.exists, m.pos.seq = true, s
+	}
+	if s, ok := str(1); ok {
+		m.pos.sub, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s, ok := str(2); ok {
+		m.wm, _ = strconv.ParseInt(s, 10, 64)
+		m.hasWM = true
+	}
+	if s, ok := str(3); ok {
+		m.active, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s, ok := str(4); ok {
+		m.closed, _ = strconv.ParseInt(s, 10, 64)
+		m.hasCls = true
+	}
+	if s, ok := str(5); ok && s == "1" {
+		m.finished = true
+	}
+	return m
+}
+
+func readMark(ctx context.Context, c redis.UniversalClient, key string) (shardMark, error) {
+	vals, err := c.HMGet(ctx, key, markFields...).Result()
+	if err != nil {
+		return shardMark{}, err
+	}
+	return parseMark(vals), nil
+}

@@ -124,7 +124,9 @@ func New(opts Options) (*Operator, error) {
 }
 
 // ResultSchema is the schema of the operator's result rows.
-func (op *Operator) ResultSchema() *arrow.Schema { return resultSchema(op.o.Schema, op.groupCols, op.plans) }
+func (op *Operator) ResultSchema() *arrow.Schema {
+	return resultSchema(op.o.Schema, op.groupCols, op.plans)
+}
 
 // earliestEnd is the end of the earliest window holding event time ts: a
 // row is late once that window is closed (hopping windows: the row is not

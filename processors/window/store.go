@@ -75,8 +75,8 @@ end
 
 // flushScript applies one shard flush. KEYS: mark, windows, then one delta
 // list per window. ARGV: from seq, from sub (the mark the flush was built
-// on), to seq, to sub (its last row), largest event time ('' if none),
-// wall ms of the flush ('' if it had no rows), then per window: start,
+// on), to seq, to sub (its last row), largest event time (” if none),
+// wall ms of the flush (” if it had no rows), then per window: start,
 // end, delta.
 //
 // Answers {status, seq, sub, closed}: 'applied' (the mark already covers

@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 STATE := deploy/local/.state
 
-.PHONY: all build up down demo test test-short vet fmt bench image clean
+.PHONY: all build up down demo test test-short vet fmt bench bench-micro image clean
 
 all: build
 
@@ -38,7 +38,16 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# The in-process benchmark table of the processing path (issue #8): about
+# 2 minutes on 2 cores. Needs redis-server on PATH for the Redis rows (it
+# starts its own, private one). Two processes, so that the shard runs'
+# RSS is not the table's.
 bench:
+	$(GO) run ./bench/cmd/shardbench -only table
+	$(GO) run ./bench/cmd/shardbench -only shards
+
+# Every micro-benchmark of the repository (long; some need the local stack).
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Container image (needs a Docker engine; not part of `make test`).

@@ -1,0 +1,4 @@
+// Command shardbench is the in-process benchmark of the processing path
+// (see package bench/harness): it prints the table `make bench` shows. It
+// owns a private redis-server for the Redis scenarios and stops it on exit.
+package main

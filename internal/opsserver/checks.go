@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -69,6 +70,27 @@ func TCPCheck(name, addr string) Check {
 		}
 		return conn.Close()
 	}}
+}
+
+// EndpointCheck is a TCPCheck of a service endpoint URL's host and port
+// (80 or 443 by scheme when the URL has none), for a configured endpoint
+// override such as a local Firehose stand-in.
+func EndpointCheck(name, endpoint string) (Check, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return Check{}, fmt.Errorf("opsserver: check %s: endpoint: %w", name, err)
+	}
+	if u.Host == "" {
+		return Check{}, fmt.Errorf("opsserver: check %s: endpoint %q has no host", name, endpoint)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return TCPCheck(name, net.JoinHostPort(u.Hostname(), port)), nil
 }
 
 // FuncCheck wraps in-process state that is cheap to read, such as

@@ -8,7 +8,8 @@
 //	               error and duration
 //
 // for ECS container health checks, load-balancer target checks and a
-// Prometheus scraper.
+// Prometheus scraper. Handle mounts further routes, such as the status page
+// (internal/statuspage) as the catch-all "/".
 //
 // # Readiness
 //

@@ -40,6 +40,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
+	mux     *http.ServeMux
 	handler http.Handler
 
 	// checkCtx is the parent of every check's context; Shutdown cancels it.
@@ -103,9 +104,15 @@ func New(o Options) *Server {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.serveReady)
-	s.handler = mux
+	s.mux, s.handler = mux, mux
 	return s
 }
+
+// Handle serves more routes beside the three endpoints, such as a status
+// page mounted as "/" (the built-in routes are more specific and win). It
+// panics, as http.ServeMux does, on a pattern that conflicts with one
+// already registered.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // AddCheck registers a readiness check; it counts from the next evaluation.
 func (s *Server) AddCheck(c Check) {

@@ -164,68 +164,6 @@ func TestHealthzMetricsAndShutdown(t *testing.T) {
 	}
 }
 
-// tcpProxy forwards connections to target until stopped; it can be started
-// again on the same address, like a Redis that goes away and comes back.
-type tcpProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, target: target, addr: "127.0.0.1:0"}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *tcpProxy) start() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, in, out)
-			p.mu.Unlock()
-			p.wg.Go(func() { _, _ = io.Copy(out, in); out.Close() })
-			p.wg.Go(func() { _, _ = io.Copy(in, out); in.Close() })
-		}
-	})
-}
-
-// stop closes the listener and every connection, and waits for the
-// proxy's goroutines.
-func (p *tcpProxy) stop() {
-	if p.ln == nil {
-		return
-	}
-	p.ln.Close()
-	p.ln = nil
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 // closedAddr is a local address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
@@ -272,17 +210,17 @@ func TestReadyzRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newTCPProxy(t, opts.Addr)
-	viaProxy := redis.NewClient(&redis.Options{Addr: proxy.addr, DB: opts.DB, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	proxy := testenv.NewTCPProxy(t, opts.Addr)
+	viaProxy := redis.NewClient(&redis.Options{Addr: proxy.Addr(), DB: opts.DB, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { viaProxy.Close() })
 	_, base = start(t, Options{Checks: []Check{RedisCheck(viaProxy)}, CheckTimeout: time.Second})
 	waitFor(t, base, http.StatusOK)
-	proxy.stop()
+	proxy.Stop()
 	rep = waitFor(t, base, http.StatusServiceUnavailable)
 	if c, _ := checkStatus(rep, "redis"); c.Status != "failing" || c.Error == "" {
 		t.Errorf("redis check while stopped = %+v", c)
 	}
-	proxy.start()
+	proxy.Start()
 	waitFor(t, base, http.StatusOK)
 }
 
@@ -344,6 +282,25 @@ func TestReadyzHTTPCheck(t *testing.T) {
 	}
 	if err := TCPCheck("tcp", closedAddr(t)).Run(context.Background()); err == nil {
 		t.Error("TCPCheck on a closed port passed")
+	}
+
+	// EndpointCheck: the host and port of an endpoint URL.
+	live, err := EndpointCheck("fh", bad.URL+"/some/path")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := live.Run(context.Background()); err != nil || live.Name != "fh" {
+		t.Errorf("EndpointCheck on a live server: %v (name %q)", err, live.Name)
+	}
+	dead, err := EndpointCheck("fh", "http://"+closedAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("EndpointCheck on a closed port = %v, want connection refused", err)
+	}
+	if _, err := EndpointCheck("fh", "firehose.local:4573"); err == nil {
+		t.Error("EndpointCheck accepted an endpoint without a scheme and host")
 	}
 }
 

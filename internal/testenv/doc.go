@@ -13,6 +13,12 @@
 // anything. The failure message names the service and endpoint and says to
 // run `make up` (or `make test`, which brings the stack up first).
 //
+// Chromium finds the headless browser the status page's test drives
+// (deploy/local/ensure-chromium installs Debian's); without one it fails the
+// same way. TCPProxy stands between a test and a shared service so that the
+// test can make the service go away and come back without stopping it for
+// everyone else.
+//
 // Every helper that creates something (a Kinesis stream, Redis keys, a
 // PostgreSQL database) removes it in tb.Cleanup, so tests can run in parallel
 // and against a long-lived stack:

@@ -31,6 +31,20 @@ type Handler interface {
 	HandleBatch(ctx context.Context, shard string, recs []flow.SourceRecord, ack flow.Ack) error
 }
 
+// ShardObserver is implemented by a Handler that keeps state per shard
+// (window operators): it hears when this worker takes a shard, finishes
+// one, or lets one go. Calls come from the shard's goroutine.
+type ShardObserver interface {
+	// ShardStarted: this worker took the shard's lease; batches follow.
+	ShardStarted(shard string)
+	// ShardFinished: the shard reached SHARD_END and every batch of it is
+	// acked; called before SHARD_END is written.
+	ShardFinished(ctx context.Context, shard string) error
+	// ShardReleased: the lease was lost or released; anything still held
+	// for the shard will be replayed by its next owner.
+	ShardReleased(shard string)
+}
+
 // StoreFactory builds a worker's lease and checkpoint store from the KCL
 // configuration the consumer derives (worker id, table, lease duration).
 // The stores in checkpoints/ provide one as a method value, so callers pass

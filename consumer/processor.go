@@ -45,6 +45,9 @@ func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
 	p.slots = make(chan struct{}, p.c.cfg.MaxInFlightBatches)
 	p.c.register(p)
 	p.c.cfg.Hooks.LeaseGained(p.shard)
+	if o, ok := p.c.handler.(ShardObserver); ok {
+		o.ShardStarted(p.shard)
+	}
 	p.log.Info("shard lease taken", "checkpoint", aws.ToString(in.ExtendedSequenceNumber.SequenceNumber))
 }
 
@@ -159,6 +162,11 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	}
 	if in.ShutdownReason == kcl.TERMINATE && p.acks.inFlight() == 0 && p.acks.err() == nil {
 		p.checkpoint(in.Checkpointer, true)
+		if o, ok := p.c.handler.(ShardObserver); ok {
+			if err := o.ShardFinished(p.c.hardCtx, p.shard); err != nil {
+				p.log.Error("shard finished but its state could not be marked so", "err", err)
+			}
+		}
 		// SHARD_END lets the children start: only now, with every record
 		// of the parent durable.
 		if err := in.Checkpointer.Checkpoint(nil); err != nil {
@@ -228,6 +236,9 @@ func (p *shardProcessor) markLost(err error) {
 // end reports the end of this processor's lease, once.
 func (p *shardProcessor) end(reason string) {
 	if !p.ended.Swap(true) {
+		if o, ok := p.c.handler.(ShardObserver); ok {
+			o.ShardReleased(p.shard)
+		}
 		p.c.cfg.Hooks.LeaseLost(p.shard, reason)
 	}
 }

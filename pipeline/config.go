@@ -15,6 +15,7 @@ import (
 	"github.com/shardflow/shardflow/processors/decode"
 	"github.com/shardflow/shardflow/processors/enrich"
 	"github.com/shardflow/shardflow/processors/transform"
+	"github.com/shardflow/shardflow/processors/window"
 )
 
 // Config is one pipeline, as written in its YAML file.
@@ -29,7 +30,10 @@ type Config struct {
 	// Transforms run in order on every decoded batch.
 	Transforms []TransformConfig `yaml:"transforms"`
 	Outputs    []OutputConfig    `yaml:"outputs"`
-	DeadLetter DeadLetterConfig  `yaml:"dead_letter"`
+	// Windows aggregate the transformed rows by event-time window; each
+	// sends its result rows to its own output.
+	Windows    []WindowConfig   `yaml:"windows"`
+	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
 	// ShutdownTimeout bounds the drain on SIGTERM (ECS waits 30 s by default
 	// before SIGKILL).
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -132,6 +136,64 @@ type OutputConfig struct {
 	Name     string          `yaml:"name"`
 	Firehose *FirehoseConfig `yaml:"firehose"`
 	S3       *S3Config       `yaml:"s3"`
+}
+
+// WindowConfig is one windowed aggregation (see processors/window).
+// Exactly one of Tumbling and Hopping is set.
+type WindowConfig struct {
+	// Name identifies the operator (Redis keys, row ids, metrics).
+	Name string `yaml:"name"`
+	// TimeColumn is the event-time column (a timestamp column).
+	TimeColumn string `yaml:"time_column"`
+	// Tumbling is the window size of back-to-back windows.
+	Tumbling Duration `yaml:"tumbling"`
+	// Hopping windows of Size start every Slide.
+	Hopping *HoppingConfig `yaml:"hopping"`
+	// GroupBy lists the group-key columns (may be empty).
+	GroupBy []string `yaml:"group_by"`
+	// Aggregates are the result columns: count, sum, min, max, avg,
+	// count_distinct (approximate), first, last.
+	Aggregates []window.Aggregate `yaml:"aggregates"`
+	// MaxOutOfOrderness is how far event times may run behind the
+	// largest seen in a shard (default 5s).
+	MaxOutOfOrderness Duration `yaml:"max_out_of_orderness"`
+	// AllowedLateness keeps windows open this much longer (default 0).
+	AllowedLateness Duration `yaml:"allowed_lateness"`
+	// IdleTimeout leaves a shard without rows for this long out of the
+	// watermark (default 1m). Keep it above the lease takeover time.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// LateRows: dead_letter (default) or drop; counted either way.
+	LateRows string `yaml:"late_rows"`
+	// FlushInterval bounds how long rows wait before they are applied to
+	// Redis (and so before their checkpoint may pass); default 1s.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// EmitInterval is how often the emitter looks for closed windows
+	// (default 1s).
+	EmitInterval Duration `yaml:"emit_interval"`
+	// Output receives the result rows (firehose or s3; name defaults to
+	// the window's name).
+	Output OutputConfig `yaml:"output"`
+}
+
+// HoppingConfig is a hopping window.
+type HoppingConfig struct {
+	Size  Duration `yaml:"size"`
+	Slide Duration `yaml:"slide"`
+}
+
+// Options converts the config to the operator's options (without the
+// runtime parts: schema, Redis, outputs).
+func (w WindowConfig) Options(pipeline string) window.Options {
+	o := window.Options{
+		Pipeline: pipeline, Name: w.Name, TimeColumn: w.TimeColumn, Size: w.Tumbling.D(),
+		GroupBy: w.GroupBy, Aggregates: w.Aggregates, MaxOutOfOrderness: w.MaxOutOfOrderness.D(),
+		AllowedLateness: w.AllowedLateness.D(), IdleTimeout: w.IdleTimeout.D(),
+		LateRows: window.LatePolicy(w.LateRows), FlushInterval: w.FlushInterval.D(),
+	}
+	if w.Hopping != nil {
+		o.Size, o.Slide = w.Hopping.Size.D(), w.Hopping.Slide.D()
+	}
+	return o
 }
 
 // S3Config writes Parquet files straight to S3 under Hive-style keys
@@ -313,8 +375,30 @@ func (c *Config) applyDefaults() {
 	if s.MaxInFlightBatches == 0 {
 		s.MaxInFlightBatches = DefaultMaxInFlightBatches
 	}
+	for i := range c.Windows {
+		w := &c.Windows[i]
+		if w.Output.Name == "" {
+			w.Output.Name = w.Name
+		}
+		if w.MaxOutOfOrderness == 0 {
+			w.MaxOutOfOrderness = Duration(5 * time.Second)
+		}
+		setDuration(&w.IdleTimeout, time.Minute)
+		setDuration(&w.FlushInterval, time.Second)
+		setDuration(&w.EmitInterval, time.Second)
+		if w.LateRows == "" {
+			w.LateRows = string(window.LateDeadLetter)
+		}
+	}
+	outs := make([]*OutputConfig, 0, len(c.Outputs)+len(c.Windows))
 	for i := range c.Outputs {
-		if f := c.Outputs[i].Firehose; f != nil {
+		outs = append(outs, &c.Outputs[i])
+	}
+	for i := range c.Windows {
+		outs = append(outs, &c.Windows[i].Output)
+	}
+	for _, o := range outs {
+		if f := o.Firehose; f != nil {
 			if f.Format == "" {
 				f.Format = "ndjson"
 			}
@@ -433,18 +517,43 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("transforms[%d].redis_lookup", i), "needs redis.url or redis.cluster_addrs")
 		}
 	}
-	if len(c.Outputs) == 0 {
-		bad("outputs", "must have at least one output")
+	if len(c.Outputs) == 0 && len(c.Windows) == 0 {
+		bad("outputs", "must have at least one output (or a window with its output)")
 	}
-	seen := map[string]int{}
+	seen := map[string]string{}
+	for i, w := range c.Windows {
+		p := fmt.Sprintf("windows[%d]", i)
+		if !namePattern.MatchString(w.Name) {
+			bad(p+".name", "must be 1-64 characters of [a-zA-Z0-9_.-], got %q", w.Name)
+		}
+		if c.Redis.URL == "" && len(c.Redis.ClusterAddrs) == 0 {
+			bad(p, "needs redis.url or redis.cluster_addrs (window state lives in Redis)")
+		}
+		if (w.Tumbling != 0) == (w.Hopping != nil) {
+			bad(p, "must set exactly one of tumbling, hopping")
+		}
+		if err := w.Options(c.Name).Validate(); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				bad(p, "%s", line)
+			}
+		}
+	}
+	outs := make([]OutputConfig, 0, len(c.Outputs)+len(c.Windows))
+	paths := make([]string, 0, cap(outs))
 	for i, o := range c.Outputs {
-		p := fmt.Sprintf("outputs[%d]", i)
+		outs, paths = append(outs, o), append(paths, fmt.Sprintf("outputs[%d]", i))
+	}
+	for i, w := range c.Windows {
+		outs, paths = append(outs, w.Output), append(paths, fmt.Sprintf("windows[%d].output", i))
+	}
+	for i, o := range outs {
+		p := paths[i]
 		if !namePattern.MatchString(o.Name) {
 			bad(p+".name", "must be 1-64 characters of [a-zA-Z0-9_.-], got %q", o.Name)
-		} else if j, dup := seen[o.Name]; dup {
-			bad(p+".name", "%q is already the name of outputs[%d]", o.Name, j)
+		} else if other, dup := seen[o.Name]; dup {
+			bad(p+".name", "%q is already the name of %s", o.Name, other)
 		} else {
-			seen[o.Name] = i
+			seen[o.Name] = p
 		}
 		if (o.Firehose == nil) == (o.S3 == nil) {
 			bad(p, "must set exactly one output kind (firehose or s3)")

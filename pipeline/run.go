@@ -25,12 +25,14 @@ import (
 	"github.com/shardflow/shardflow/consumer"
 	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/internal/opsserver"
+	"github.com/shardflow/shardflow/internal/statuspage"
 	"github.com/shardflow/shardflow/metrics"
 	"github.com/shardflow/shardflow/metrics/prom"
 	"github.com/shardflow/shardflow/metrics/redishook"
 	"github.com/shardflow/shardflow/processors/decode"
 	"github.com/shardflow/shardflow/processors/enrich"
 	"github.com/shardflow/shardflow/processors/transform"
+	"github.com/shardflow/shardflow/processors/window"
 	"github.com/shardflow/shardflow/sinks/deadletter"
 	"github.com/shardflow/shardflow/sinks/encode"
 	fhout "github.com/shardflow/shardflow/sinks/firehose"
@@ -62,6 +64,7 @@ type Pipeline struct {
 	redis         redis.UniversalClient // nil unless a Redis-backed part is configured
 
 	transforms []transform.Transform
+	windows    []windowRun
 	statics    []*enrich.StaticTable
 	stopSIGHUP func()
 
@@ -72,6 +75,7 @@ type Pipeline struct {
 
 	hooks    metrics.Hooks
 	prom     *prom.Metrics
+	status   *statuspage.Collector
 	ops      *opsserver.Server
 	draining atomic.Bool
 }
@@ -108,7 +112,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 	if p.prom, err = prom.New(prom.Options{Pipeline: cfg.Name}); err != nil {
 		return nil, fmt.Errorf("pipeline %s: metrics: %w", cfg.Name, err)
 	}
-	p.hooks = metrics.Join(p.prom, opts.Hooks)
+	p.status = statuspage.New(statuspage.Options{Pipeline: cfg.Name, Worker: opts.WorkerID})
+	p.hooks = metrics.Join(p.prom, p.status, opts.Hooks)
 	if cfg.Redis.URL != "" || len(cfg.Redis.ClusterAddrs) > 0 {
 		if p.redis, err = redisClient(cfg.Redis); err != nil {
 			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
@@ -157,37 +162,21 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		p.dead = w.WithHooks(p.hooks)
 	}
 	for _, oc := range cfg.Outputs {
-		if oc.S3 != nil {
-			out, err := p.newS3Output(ac, oc, schema)
-			if err != nil {
-				return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
-			}
-			p.outputs = append(p.outputs, out)
-			p.s3outs = append(p.s3outs, out)
-			continue
-		}
-		f := oc.Firehose
-		var enc fhout.RowEncoder
-		switch f.Format {
-		case "csv":
-			enc, err = encode.NewCSV(schema, encode.CSVOptions{})
-		default:
-			enc, err = encode.NewNDJSON(schema)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
-		}
-		out, err := fhout.New(fhout.Options{
-			Client: fh, DeliveryStream: f.DeliveryStream, Encoder: enc, Pipeline: cfg.Name,
-			DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight,
-			RetryTimeout: f.RetryTimeout.D(), Logger: log.With("output_name", oc.Name), Hooks: p.hooks,
-		})
+		out, err := p.newOutput(ac, fh, oc, schema)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
 		}
 		p.outputs = append(p.outputs, out)
-		p.firehose = append(p.firehose, out)
-		p.firehoseNames = append(p.firehoseNames, oc.Name)
+	}
+	holder := opts.WorkerID
+	if holder == "" {
+		host, _ := os.Hostname()
+		holder = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	for i, wc := range cfg.Windows {
+		if err := p.newWindow(ac, fh, wc, schema, holder); err != nil {
+			return nil, fmt.Errorf("pipeline %s: windows[%d] (%s): %w", cfg.Name, i, wc.Name, err)
+		}
 	}
 	s := cfg.Source
 	checkpointer, err := p.leaseStore(ctx, ac)
@@ -266,6 +255,109 @@ func (p *Pipeline) buildTransforms(ctx context.Context, schema *arrow.Schema) (*
 	return schema, nil
 }
 
+// newOutput builds one Firehose or S3 output for rows of schema.
+func (p *Pipeline) newOutput(ac aws.Config, fh *firehose.Client, oc OutputConfig, schema *arrow.Schema) (flow.Output, error) {
+	if oc.S3 != nil {
+		out, err := p.newS3Output(ac, oc, schema)
+		if err != nil {
+			return nil, err
+		}
+		p.s3outs = append(p.s3outs, out)
+		return out, nil
+	}
+	f := oc.Firehose
+	var enc fhout.RowEncoder
+	var err error
+	switch f.Format {
+	case "csv":
+		enc, err = encode.NewCSV(schema, encode.CSVOptions{})
+	default:
+		enc, err = encode.NewNDJSON(schema)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := fhout.New(fhout.Options{
+		Client: fh, DeliveryStream: f.DeliveryStream, Encoder: enc, Pipeline: p.cfg.Name,
+		DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight,
+		RetryTimeout: f.RetryTimeout.D(), Logger: p.log.With("output_name", oc.Name), Hooks: p.hooks,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.firehose = append(p.firehose, out)
+	p.firehoseNames = append(p.firehoseNames, oc.Name)
+	return out, nil
+}
+
+// windowRun is one window operator with its emitter and result output.
+type windowRun struct {
+	name string
+	op   *window.Operator
+	emit *window.Emitter
+	out  flow.Output
+}
+
+// newWindow builds a window operator on the transformed schema, its result
+// output and its emitter (started by Run).
+func (p *Pipeline) newWindow(ac aws.Config, fh *firehose.Client, wc WindowConfig, schema *arrow.Schema, holder string) error {
+	o := wc.Options(p.cfg.Name)
+	o.Schema, o.Redis, o.KeyPrefix, o.DeadLetter = schema, p.redis, p.cfg.Redis.KeyPrefix, p.dead
+	o.Hooks, o.Logger, o.Allocator = p.hooks, p.log, p.mem
+	op, err := window.New(o)
+	if err != nil {
+		return err
+	}
+	out, err := p.newOutput(ac, fh, wc.Output, op.ResultSchema())
+	if err != nil {
+		return fmt.Errorf("output %s: %w", wc.Output.Name, err)
+	}
+	em, err := op.NewEmitter(window.EmitterOptions{
+		Output: out, Holder: holder, Interval: wc.EmitInterval.D(),
+		LockTTL: p.cfg.Source.LeaseDuration.D(),
+		Shards: func(ctx context.Context) ([]window.ShardInfo, error) {
+			shards, err := p.consumer.Shards(ctx)
+			if err != nil {
+				return nil, err
+			}
+			infos := make([]window.ShardInfo, len(shards))
+			for i, s := range shards {
+				infos[i] = window.ShardInfo{ID: s.ID, Closed: s.Closed}
+			}
+			return infos, nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	p.windows = append(p.windows, windowRun{name: wc.Name, op: op, emit: em, out: out})
+	return nil
+}
+
+// ShardStarted, ShardFinished and ShardReleased pass the consumer's shard
+// lifecycle to the window operators (consumer.ShardObserver).
+func (p *Pipeline) ShardStarted(shard string) {
+	for _, w := range p.windows {
+		w.op.ShardStarted(shard)
+	}
+}
+
+// ShardFinished marks the shard finished in every window operator.
+func (p *Pipeline) ShardFinished(ctx context.Context, shard string) error {
+	var errs []error
+	for _, w := range p.windows {
+		errs = append(errs, w.op.ShardFinished(ctx, shard))
+	}
+	return errors.Join(errs...)
+}
+
+// ShardReleased drops what window operators hold for the shard.
+func (p *Pipeline) ShardReleased(shard string) {
+	for _, w := range p.windows {
+		w.op.ShardReleased(shard)
+	}
+}
+
 // newS3Output builds a direct Parquet-to-S3 output.
 func (p *Pipeline) newS3Output(ac aws.Config, oc OutputConfig, schema *arrow.Schema) (*s3out.Output, error) {
 	c := oc.S3
@@ -330,6 +422,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.stopOps()
 		return err
 	}
+	for _, w := range p.windows {
+		w.emit.Start()
+	}
 	tick := time.NewTicker(p.cfg.ProgressLogInterval.D())
 	defer tick.Stop()
 	for done := false; !done; {
@@ -347,6 +442,20 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	var errs []error
 	if err := p.consumer.Stop(drainCtx); err != nil {
 		errs = append(errs, err)
+	}
+	// Window state first (its acks were the consumer's to wait for), then
+	// the emitters (a cut-off emission is redone by the next holder with
+	// the same row ids), then their outputs.
+	for _, w := range p.windows {
+		if err := w.op.Close(drainCtx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := w.emit.Stop(drainCtx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := w.out.Close(drainCtx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, o := range p.outputs {
 		if err := o.Close(drainCtx); err != nil {
@@ -380,8 +489,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// startOps serves /metrics, /healthz and /readyz. Ready means: not draining,
-// no output gave up, and Redis answers (when a Redis-backed part is used).
+// startOps serves /metrics, /healthz, /readyz and the status page (/). Ready
+// means: not draining, no output gave up, Redis answers (when a Redis-backed
+// part is used) and an overridden Firehose endpoint accepts connections.
 func (p *Pipeline) startOps() error {
 	if p.cfg.Ops.Listen == "off" {
 		return nil
@@ -397,6 +507,16 @@ func (p *Pipeline) startOps() error {
 	if p.redis != nil {
 		p.ops.AddCheck(opsserver.RedisCheck(p.redis))
 	}
+	if ep := p.cfg.AWS.Endpoints.Firehose; ep != "" && (len(p.firehose) > 0 || p.cfg.DeadLetter.Firehose != nil) {
+		// Only an override (a local or private stand-in) can be down while
+		// this process runs; AWS's public endpoint is checked by the calls.
+		c, err := opsserver.EndpointCheck("firehose_endpoint", ep)
+		if err != nil {
+			return fmt.Errorf("pipeline %s: aws.endpoints.firehose: %w", p.cfg.Name, err)
+		}
+		p.ops.AddCheck(c)
+	}
+	p.ops.Handle("/", statuspage.Handler(p.status, p.ops.Readiness))
 	if err := p.ops.Start(p.cfg.Ops.Listen); err != nil {
 		return fmt.Errorf("pipeline %s: ops endpoint: %w", p.cfg.Name, err)
 	}
@@ -465,7 +585,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, shard string, recs []flow.So
 	defer b.Record.Release()
 	p.recordsIn.Add(int64(len(recs)))
 	p.rowsOut.Add(int64(b.Rows()))
-	parts := len(p.outputs)
+	parts := len(p.outputs) + len(p.windows)
 	if len(dead) > 0 {
 		parts++
 	}
@@ -485,7 +605,16 @@ func (p *Pipeline) HandleBatch(ctx context.Context, shard string, recs []flow.So
 		} else {
 			// This and every later output will never ack: fail their parts.
 			err = fmt.Errorf("pipeline %s: shard %s: output %s: %w", p.cfg.Name, shard, p.cfg.Outputs[i].Name, err)
-			for range len(p.outputs) - i {
+			for range len(p.outputs) - i + len(p.windows) {
+				join(err)
+			}
+			return nil
+		}
+	}
+	for i, w := range p.windows {
+		if err := w.op.Write(ctx, b, join); err != nil {
+			err = fmt.Errorf("pipeline %s: shard %s: window %s: %w", p.cfg.Name, shard, w.name, err)
+			for range len(p.windows) - i {
 				join(err)
 			}
 			return nil

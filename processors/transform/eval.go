@@ -48,10 +48,7 @@ func (e *Exprs) Process(ctx context.Context, in *flow.Batch) (*flow.Batch, []flo
 	ev.kept = ev.kept[:0]
 	var dead []flow.DeadLetter
 	for row := range n {
-		for i := range e.inputs {
-			ev.env[e.inputs[i].name] = columnValue(ev.cols[i], e.inputs[i].kind, row)
-		}
-		keep, why := e.evalRow(ev)
+		keep, why := e.evalRow(ev, row)
 		if why != "" {
 			dead = append(dead, DeadLetter(in, row, why))
 		}
@@ -68,11 +65,35 @@ func (e *Exprs) Process(ctx context.Context, in *flow.Batch) (*flow.Batch, []flo
 	return ev.asm.Finish(in, Selection(ev.kept, n)), dead, nil
 }
 
-// evalRow runs the steps over the row in ev.env. It reports whether the row
-// is kept and, when it must be dead-lettered, why.
-func (e *Exprs) evalRow(ev *evaluator) (keep bool, why string) {
+// evalRow runs the steps over row. It reports whether the row is kept and,
+// when it must be dead-lettered, why. A step with a fast form whose columns
+// are all non-null in row is evaluated typed, without the VM; the VM's
+// environment is filled (boxing each column's value) only for the first step
+// of the row that needs it.
+func (e *Exprs) evalRow(ev *evaluator, row int) (keep bool, why string) {
+	envSet := false
 	for i := range e.steps {
 		s := &e.steps[i]
+		if f := s.fast; f != nil && f.ready(ev, row) {
+			if s.derive < 0 {
+				if !f.bool(ev, row) {
+					return false, ""
+				}
+				continue
+			}
+			v := &ev.results[s.derive]
+			f.value(ev, row, s.typ, v)
+			if s.read {
+				ev.env[s.label] = goValue(v, s.typ)
+			}
+			continue
+		}
+		if !envSet {
+			for i := range e.inputs {
+				ev.env[e.inputs[i].name] = columnValue(ev.cols[i], e.inputs[i].kind, row)
+			}
+			envSet = true
+		}
 		out, err := ev.vm.Run(s.prog, ev.env)
 		if err != nil {
 			return false, "expr_error: " + s.label + ": " + firstLine(err.Error())

@@ -62,6 +62,9 @@ type step struct {
 	typ    decode.FieldType // a derive's type
 	// read says a later step reads this derive's value.
 	read bool
+	// src is the expression; fast, when not nil, its typed form (fast.go).
+	src  string
+	fast *fast
 }
 
 // input is one column of the input batch that expressions read.
@@ -145,7 +148,7 @@ func NewExprs(mem memory.Allocator, in *arrow.Schema, steps ...Step) (*Exprs, er
 		if err != nil {
 			bad(i, "expr", err)
 		} else {
-			st.prog = prog
+			st.prog, st.src = prog, src
 			for name := range identifiers(prog.Node()) {
 				reads[name] = true
 				if j, ok := derivedAt[name]; ok {
@@ -170,6 +173,9 @@ func NewExprs(mem memory.Allocator, in *arrow.Schema, steps ...Step) (*Exprs, er
 			k, _ := fieldKind(f.Type)
 			e.inputs = append(e.inputs, input{name: f.Name, col: i, kind: k})
 		}
+	}
+	for i := range e.steps {
+		e.steps[i].fast = compileFast(e.steps[i].src, env, e.inputs, e.steps[i])
 	}
 	out, err := AppendSchema(in, derived...)
 	if err != nil {

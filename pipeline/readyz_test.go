@@ -1,0 +1,203 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/bench/workload"
+	"github.com/shardflow/shardflow/internal/opsserver"
+	"github.com/shardflow/shardflow/internal/produce"
+	"github.com/shardflow/shardflow/internal/testenv"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// proxiedConfig is the stack's config with Redis and Firehose reached
+// through TCP proxies the test can stop and start again: the shared
+// services stay up for every other test.
+func proxiedConfig(t *testing.T, s *stack) (cfg *pipeline.Config, redisProxy, firehoseProxy *testenv.TCPProxy) {
+	t.Helper()
+	cfg = s.config(t)
+	ru, err := url.Parse(s.env.RedisURL)
+	if err != nil {
+		t.Fatalf("SHARDFLOW_REDIS_URL: %v", err)
+	}
+	redisProxy = testenv.NewTCPProxy(t, ru.Host)
+	ru.Host = redisProxy.Addr()
+	cfg.Redis.URL = ru.String()
+
+	fu, err := url.Parse(s.env.FirehoseEndpoint)
+	if err != nil {
+		t.Fatalf("SHARDFLOW_FIREHOSE_ENDPOINT: %v", err)
+	}
+	firehoseProxy = testenv.NewTCPProxy(t, fu.Host)
+	fu.Host = firehoseProxy.Addr()
+	cfg.AWS.Endpoints.Firehose = fu.String()
+	// Renewals every 10 s: a Redis outage of a few seconds is seen by
+	// /readyz, not necessarily by the lease.
+	cfg.Source.LeaseDuration = pipeline.Duration(30 * time.Second)
+	return cfg, redisProxy, firehoseProxy
+}
+
+// readiness fetches /readyz and decodes its report.
+func readiness(t *testing.T, addr string) (int, opsserver.Report) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET /readyz: body: %v", err)
+	}
+	var rep opsserver.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatalf("GET /readyz: %s: %v", body, err)
+	}
+	return resp.StatusCode, rep
+}
+
+// awaitReadyz waits until /readyz answers code and returns its report.
+func awaitReadyz(t *testing.T, addr string, code int, what string) opsserver.Report {
+	t.Helper()
+	var rep opsserver.Report
+	took := waitFor(t, what, 20*time.Second, func() bool {
+		var got int
+		got, rep = readiness(t, addr)
+		return got == code
+	})
+	t.Logf("%s after %s", what, took.Round(10*time.Millisecond))
+	return rep
+}
+
+// failing returns the names of rep's failing checks.
+func failing(rep opsserver.Report) map[string]string {
+	f := map[string]string{}
+	for _, c := range rep.Checks {
+		if c.Status != "ok" {
+			f[c.Name] = c.Error
+		}
+	}
+	return f
+}
+
+func putEvents(t *testing.T, s *stack, seed uint64, n int) map[string]bool {
+	t.Helper()
+	if _, err := produce.Put(context.Background(), s.env.Kinesis(t), workload.New(workload.Config{Seed: seed, Total: n}),
+		produce.Options{Stream: s.stream, Count: n}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	replay := workload.New(workload.Config{Seed: seed, Total: n})
+	for range n {
+		e := replay.Next()
+		ids[e.ID()] = true
+	}
+	return ids
+}
+
+// TestReadyzFollowsRedisAndFirehose: /readyz of a running pipeline turns
+// 503 naming the check when Redis goes away and 200 when it is back; the
+// same for the (overridden) Firehose endpoint, while the output is still
+// within its retry_timeout, and what was put during the outage is delivered
+// once it is back.
+func TestReadyzFollowsRedisAndFirehose(t *testing.T) {
+	s := newStack(t, 1)
+	want := putEvents(t, s, 3, 200)
+	cfg, redisProxy, firehoseProxy := proxiedConfig(t, s)
+	cfg.Outputs[0].Firehose.RetryTimeout = pipeline.Duration(time.Minute)
+	p, stop := runPipeline(t, cfg, "readyz")
+	waitFor(t, "the first events read", 60*time.Second, func() bool { return p.Counters().RecordsIn > 0 })
+	addr := p.OpsAddr()
+	rep := awaitReadyz(t, addr, http.StatusOK, "ready with everything up")
+	names := map[string]bool{}
+	for _, c := range rep.Checks {
+		names[c.Name] = true
+	}
+	for _, n := range []string{"draining", "outputs", "redis", "firehose_endpoint"} {
+		if !names[n] {
+			t.Errorf("/readyz has no %q check: %+v", n, rep.Checks)
+		}
+	}
+
+	// Redis goes away: unready, and only the redis check says so.
+	redisProxy.Stop()
+	rep = awaitReadyz(t, addr, http.StatusServiceUnavailable, "unready without Redis")
+	if f := failing(rep); len(f) != 1 || f["redis"] == "" {
+		t.Errorf("failing checks without Redis: %v, want redis only", f)
+	}
+	redisProxy.Start()
+	awaitReadyz(t, addr, http.StatusOK, "ready again with Redis back")
+
+	// Firehose goes away while events arrive: unready on the endpoint
+	// check; the output is retrying, not given up, so outputs stays ok.
+	firehoseProxy.Stop()
+	rep = awaitReadyz(t, addr, http.StatusServiceUnavailable, "unready without Firehose")
+	if f := failing(rep); len(f) != 1 || f["firehose_endpoint"] == "" {
+		t.Errorf("failing checks without Firehose: %v, want firehose_endpoint only", f)
+	}
+	for id := range putEvents(t, s, 4, 300) {
+		want[id] = true
+	}
+	waitFor(t, "events read during the outage", 30*time.Second, func() bool { return p.Counters().RecordsIn >= int64(len(want)) })
+	if code, rep := readiness(t, addr); code != http.StatusServiceUnavailable || failing(rep)["outputs"] != "" {
+		t.Errorf("during the outage /readyz = %d, failing %v; want 503 with outputs still ok", code, failing(rep))
+	}
+	firehoseProxy.Start()
+	awaitReadyz(t, addr, http.StatusOK, "ready again with Firehose back")
+
+	// Nothing was lost: every event arrives (a call cut mid-way may have
+	// been resent, so duplicates are allowed here).
+	res := s.waitDelivered(t, len(want), 60*time.Second)
+	missing := 0
+	for id := range want {
+		if res.IDs[id] == 0 {
+			missing++
+		}
+	}
+	if missing != 0 {
+		t.Fatalf("%d of %d events never reached S3 after the outages", missing, len(want))
+	}
+	if c := stop(); c.RecordsIn < int64(len(want)) {
+		t.Errorf("pipeline read %d records, want at least %d", c.RecordsIn, len(want))
+	}
+}
+
+// TestReadyzStaysUnreadyAfterOutputGaveUp: when Firehose stays away past
+// the output's retry_timeout, the output gives up (its shards stop
+// checkpointing and reading) and /readyz reports "outputs" failing; it stays
+// 503 after Firehose returns, because the process must be restarted to
+// replay what was not delivered.
+func TestReadyzStaysUnreadyAfterOutputGaveUp(t *testing.T) {
+	s := newStack(t, 1)
+	cfg, _, firehoseProxy := proxiedConfig(t, s)
+	cfg.Outputs[0].Firehose.RetryTimeout = pipeline.Duration(2 * time.Second)
+	p, stop := runPipeline(t, cfg, "gave-up", true)
+	firehoseProxy.Stop()
+	putEvents(t, s, 5, 100)
+	waitFor(t, "events read", 60*time.Second, func() bool { return p.Counters().RecordsIn > 0 })
+	addr := p.OpsAddr()
+	var rep opsserver.Report
+	waitFor(t, "the outputs check to fail", 30*time.Second, func() bool {
+		_, rep = readiness(t, addr)
+		return failing(rep)["outputs"] != ""
+	})
+	if f := failing(rep); f["firehose_endpoint"] == "" {
+		t.Errorf("failing checks %v, want firehose_endpoint too", f)
+	}
+	firehoseProxy.Start()
+	rep = awaitReadyz(t, addr, http.StatusServiceUnavailable, "still unready with Firehose back")
+	waitFor(t, "the endpoint check to pass again", 20*time.Second, func() bool {
+		_, rep = readiness(t, addr)
+		return failing(rep)["firehose_endpoint"] == ""
+	})
+	if f := failing(rep); len(f) != 1 || f["outputs"] == "" {
+		t.Errorf("failing checks with Firehose back: %v, want outputs only (given up until restart)", f)
+	}
+	stop()
+}

@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 STATE := deploy/local/.state
 
-.PHONY: all build up down demo test test-short vet fmt bench bench-micro image clean
+.PHONY: all build up down demo test test-short vet fmt bench bench-e2e bench-micro image clean
 
 all: build
 
@@ -45,6 +45,12 @@ fmt:
 bench:
 	$(GO) run ./bench/cmd/shardbench -only table
 	$(GO) run ./bench/cmd/shardbench -only shards
+
+# End-to-end on the local stack (issue #8): 16-shard kinesalite stream,
+# producer at 1,000 and 4,000 records/s and flat out, `shardflow run` in
+# process; put → Firehose-ack latency and throughput. About 2 minutes.
+bench-e2e: up
+	set -a; . $(STATE)/env; set +a; $(GO) test -run '^$$' -bench E2E -benchtime 1x -count 1 -timeout 15m ./bench/e2e/
 
 # Every micro-benchmark of the repository (long; some need the local stack).
 bench-micro:

@@ -23,7 +23,10 @@ demo: build
 
 # Unit and integration tests against the real local services. `up` is
 # idempotent: it reuses what already answers and starts what is missing.
+# ensure-chromium installs Debian's chromium (once) for the status page's
+# headless-browser test.
 test: up
+	deploy/local/ensure-chromium
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	set -a; . $(STATE)/env; set +a; $(GO) test -race -count=1 -timeout 20m ./...

@@ -139,7 +139,7 @@ type OutputConfig struct {
 }
 
 // WindowConfig is one windowed aggregation (see processors/window).
-// Exactly one of Tumbling and Hopping is set.
+// Exactly one of Tumbling, Hopping and Session is set.
 type WindowConfig struct {
 	// Name identifies the operator (Redis keys, row ids, metrics).
 	Name string `yaml:"name"`
@@ -149,6 +149,8 @@ type WindowConfig struct {
 	Tumbling Duration `yaml:"tumbling"`
 	// Hopping windows of Size start every Slide.
 	Hopping *HoppingConfig `yaml:"hopping"`
+	// Session windows: a group's rows less than Gap apart form a session.
+	Session *SessionConfig `yaml:"session"`
 	// GroupBy lists the group-key columns (may be empty).
 	GroupBy []string `yaml:"group_by"`
 	// Aggregates are the result columns: count, sum, min, max, avg,
@@ -175,6 +177,11 @@ type WindowConfig struct {
 	Output OutputConfig `yaml:"output"`
 }
 
+// SessionConfig is a session window.
+type SessionConfig struct {
+	Gap Duration `yaml:"gap"`
+}
+
 // HoppingConfig is a hopping window.
 type HoppingConfig struct {
 	Size  Duration `yaml:"size"`
@@ -192,6 +199,9 @@ func (w WindowConfig) Options(pipeline string) window.Options {
 	}
 	if w.Hopping != nil {
 		o.Size, o.Slide = w.Hopping.Size.D(), w.Hopping.Slide.D()
+	}
+	if w.Session != nil {
+		o.Size, o.Gap = 0, w.Session.Gap.D()
 	}
 	return o
 }
@@ -420,6 +430,13 @@ func setDuration(d *Duration, def time.Duration) {
 	}
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // FieldError is one invalid config value, named by its path.
 type FieldError struct {
 	Path string
@@ -529,8 +546,8 @@ func (c *Config) Validate() error {
 		if c.Redis.URL == "" && len(c.Redis.ClusterAddrs) == 0 {
 			bad(p, "needs redis.url or redis.cluster_addrs (window state lives in Redis)")
 		}
-		if (w.Tumbling != 0) == (w.Hopping != nil) {
-			bad(p, "must set exactly one of tumbling, hopping")
+		if n := btoi(w.Tumbling != 0) + btoi(w.Hopping != nil) + btoi(w.Session != nil); n != 1 {
+			bad(p, "must set exactly one of tumbling, hopping, session")
 		}
 		if err := w.Options(c.Name).Validate(); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {

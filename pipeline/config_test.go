@@ -58,6 +58,12 @@ func TestParseInterpolatesEnvironment(t *testing.T) {
 	}
 }
 
+// windowYAML is a windows: block with the given kind and one aggregate.
+func windowYAML(kind, agg string) string {
+	return "windows:\n  - {name: w, time_column: ts, " + kind + ", late_rows: drop, aggregates: [" + agg +
+		"], output: {firehose: {delivery_stream: w-out}}}\n"
+}
+
 // Each bad config must be rejected with an error naming the field path.
 func TestValidateNamesFieldPaths(t *testing.T) {
 	cases := []struct {
@@ -79,6 +85,16 @@ func TestValidateNamesFieldPaths(t *testing.T) {
 		{"csv is a format", "delivery_stream: clicks-events", "delivery_stream: x, format: csv", ""},
 		{"in flight", "delivery_stream: clicks-events", "delivery_stream: x, max_in_flight: 0", ""},
 		{"both dead letters", "outputs:", "dead_letter: {file: x, stdout: true}\noutputs:", "dead_letter:"},
+		{"window ok", "outputs:", windowYAML("tumbling: 1m", "{name: n, fn: count}") + "outputs:", ""},
+		{"window only", "outputs:\n  - name: events\n    firehose: {delivery_stream: clicks-events}",
+			windowYAML("session: {gap: 30s}", "{name: n, fn: count}"), ""},
+		{"window two kinds", "outputs:", windowYAML("tumbling: 1m, session: {gap: 30s}", "{name: n, fn: count}") + "outputs:", "windows[0]: must set exactly one of tumbling, hopping, session"},
+		{"window hopping slide", "outputs:", windowYAML("hopping: {size: 1m, slide: 7s}", "{name: n, fn: count}") + "outputs:", "windows[0]: size 1m0s must be a multiple of slide 7s"},
+		{"window bad fn", "outputs:", windowYAML("tumbling: 1m", "{name: n, fn: median, column: price}") + "outputs:", "windows[0]: aggregates[0].fn \"median\""},
+		{"window sum needs column", "outputs:", windowYAML("tumbling: 1m", "{name: n, fn: sum}") + "outputs:", "windows[0]: aggregates[0]: sum needs a column"},
+		{"window late policy", "outputs:", strings.Replace(windowYAML("tumbling: 1m", "{name: n, fn: count}"), "late_rows: drop", "late_rows: keep", 1) + "outputs:", "windows[0]: late_rows \"keep\""},
+		{"window output name clash", "outputs:", strings.Replace(windowYAML("tumbling: 1m", "{name: n, fn: count}"), "name: w", "name: events", 1) + "outputs:", "windows[0].output.name: \"events\" is already the name of outputs[0]"},
+		{"window output kind", "outputs:", strings.Replace(windowYAML("tumbling: 1m", "{name: n, fn: count}"), "firehose: {delivery_stream: w-out}", "name: x", 1) + "outputs:", "windows[0].output: must set exactly one output kind"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -210,6 +210,35 @@ func (r *deltaReader) value(k kind, st *state) {
 	}
 }
 
+// state decodes one aggregate state.
+func (r *deltaReader) state(p *aggPlan, st *state) error {
+	*st = state{n: int64(r.uvarint())}
+	if st.n == 0 {
+		return nil
+	}
+	switch p.Func {
+	case Sum, Min, Max:
+		r.value(p.kind, st)
+	case Avg:
+		if b := r.bytes(8); b != nil {
+			st.f = math.Float64frombits(binary.LittleEndian.Uint64(b))
+		}
+	case First, Last:
+		r.value(p.kind, st)
+		st.t = r.varint()
+	case CountDistinct:
+		raw := r.bytes(r.uvarint())
+		if r.err != nil {
+			return nil
+		}
+		st.hll = hyperloglog.New14()
+		if err := st.hll.UnmarshalBinary(raw); err != nil {
+			return fmt.Errorf("window delta: aggregate %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
 // mergeDelta decodes a delta and merges it into groups.
 func mergeDelta(blob []byte, plans []aggPlan, groups map[string][]state) error {
 	r := deltaReader{b: blob}
@@ -221,31 +250,8 @@ func mergeDelta(blob []byte, plans []aggPlan, groups map[string][]state) error {
 	for g := uint64(0); g < n && r.err == nil; g++ {
 		key := string(r.bytes(r.uvarint()))
 		for i := range plans {
-			p := &plans[i]
-			st := &tmp[i]
-			*st = state{n: int64(r.uvarint())}
-			if st.n == 0 {
-				continue
-			}
-			switch p.Func {
-			case Sum, Min, Max:
-				r.value(p.kind, st)
-			case Avg:
-				if b := r.bytes(8); b != nil {
-					st.f = math.Float64frombits(binary.LittleEndian.Uint64(b))
-				}
-			case First, Last:
-				r.value(p.kind, st)
-				st.t = r.varint()
-			case CountDistinct:
-				raw := r.bytes(r.uvarint())
-				if r.err != nil {
-					break
-				}
-				st.hll = hyperloglog.New14()
-				if err := st.hll.UnmarshalBinary(raw); err != nil {
-					return fmt.Errorf("window delta: aggregate %s: %w", p.Name, err)
-				}
+			if err := r.state(&plans[i], &tmp[i]); err != nil {
+				return err
 			}
 		}
 		if r.err != nil {

@@ -242,7 +242,14 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 	}
 	closing := int64(math.MinInt64)
 	if ok {
-		closing = op.alignedClose(gw - op.o.AllowedLateness.Microseconds())
+		if op.gapUS > 0 {
+			// Sessions end anywhere: close in steps of a quarter gap, so
+			// that a cycle does not re-read fragments for every tick.
+			q := max(op.gapUS/4, 1000)
+			closing = floorDiv(gw-op.o.AllowedLateness.Microseconds(), q) * q
+		} else {
+			closing = op.alignedClose(gw - op.o.AllowedLateness.Microseconds())
+		}
 		e.mu.Lock()
 		e.stats.Watermark = time.UnixMicro(gw).UTC()
 		e.mu.Unlock()
@@ -265,6 +272,21 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 	}
 	if err := e.progress(ctx, ls.token, "closing", closing); err != nil {
 		return 0, err
+	}
+	if op.gapUS > 0 {
+		if _, err := e.closeShards(ctx, shards, closing, emitted); err != nil {
+			return 0, err
+		}
+		rows, err := e.emitSessions(ctx, ls.token, shards, closing, emitted)
+		if err != nil {
+			return rows, err
+		}
+		e.mu.Lock()
+		e.stats.Rows += int64(rows)
+		e.stats.Emitted = time.UnixMicro(closing).UTC()
+		e.mu.Unlock()
+		op.o.Hooks.WindowEmit(op.o.Name, rows)
+		return rows, nil
 	}
 	windows, lists, err := e.collect(ctx, shards, closing, emitted)
 	if err != nil {
@@ -364,9 +386,10 @@ type listRef struct {
 	start int64
 }
 
-// collect closes windows ending in (emitted, closing] on every shard and
-// merges their deltas.
-func (e *Emitter) collect(ctx context.Context, shards []ShardInfo, closing, emitted int64) ([]closedWindow, []listRef, error) {
+// closeShards closes windows ending at or before closing on every shard
+// (so no later flush adds to them) and returns, per shard, the windows
+// ending in (emitted, closing] that hold deltas.
+func (e *Emitter) closeShards(ctx context.Context, shards []ShardInfo, closing, emitted int64) ([]listRef, error) {
 	op := e.op
 	pipe := op.o.Redis.Pipeline()
 	cmds := make([]*redis.Cmd, len(shards))
@@ -379,27 +402,38 @@ func (e *Emitter) collect(ctx context.Context, shards []ShardInfo, closing, emit
 	}
 	if len(shards) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, nil, fmt.Errorf("window %s: close windows: %w", op.o.Name, err)
+			return nil, fmt.Errorf("window %s: close windows: %w", op.o.Name, err)
 		}
 	}
 	var refs []listRef
 	for i, c := range cmds {
 		members, err := c.StringSlice()
 		if err != nil {
-			return nil, nil, fmt.Errorf("window %s: shard %s: close windows: %w", op.o.Name, shards[i].ID, err)
+			return nil, fmt.Errorf("window %s: shard %s: close windows: %w", op.o.Name, shards[i].ID, err)
 		}
 		for j := 0; j+1 < len(members); j += 2 {
 			start, err := strconv.ParseInt(members[j], 10, 64)
 			if err != nil {
-				return nil, nil, fmt.Errorf("window %s: shard %s: window %q: %w", op.o.Name, shards[i].ID, members[j], err)
+				return nil, fmt.Errorf("window %s: shard %s: window %q: %w", op.o.Name, shards[i].ID, members[j], err)
 			}
 			refs = append(refs, listRef{shards[i].ID, start})
 		}
 	}
+	return refs, nil
+}
+
+// collect closes windows ending in (emitted, closing] on every shard and
+// merges their deltas.
+func (e *Emitter) collect(ctx context.Context, shards []ShardInfo, closing, emitted int64) ([]closedWindow, []listRef, error) {
+	op := e.op
+	refs, err := e.closeShards(ctx, shards, closing, emitted)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(refs) == 0 {
 		return nil, nil, nil
 	}
-	pipe = op.o.Redis.Pipeline()
+	pipe := op.o.Redis.Pipeline()
 	lists := make([]*redis.StringSliceCmd, len(refs))
 	for i, r := range refs {
 		lists[i] = pipe.LRange(ctx, op.keys.list(r.shard, r.start), 0, -1)

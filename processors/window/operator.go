@@ -31,6 +31,7 @@ type Operator struct {
 	log        *slog.Logger
 	sizeUS     int64
 	slideUS    int64
+	gapUS      int64 // > 0: session windows
 
 	mu     sync.Mutex
 	shards map[string]*shardState
@@ -60,7 +61,8 @@ type shardState struct {
 	loaded  bool
 	mark    position // applied mark in Redis as last seen
 	closed  int64    // windows ending at or before it are closed (µs); MinInt64: none
-	windows map[int64]map[string][]state
+	windows  map[int64]map[string][]state
+	sessions map[string][]fragment // session windows: fragments per group key
 	pending []pendingBatch
 	dead    []flow.DeadLetter // late or time-less rows to dead-letter before the next flush
 	late    int               // late rows dropped since the last flush (drop policy)
@@ -89,7 +91,7 @@ func New(opts Options) (*Operator, error) {
 	}
 	op := &Operator{
 		o: o, keys: newKeySpace(o.KeyPrefix, o.Pipeline, o.Name), shards: map[string]*shardState{},
-		log: o.Logger.With("window", o.Name), sizeUS: o.Size.Microseconds(), slideUS: o.Slide.Microseconds(),
+		log: o.Logger.With("window", o.Name), sizeUS: o.Size.Microseconds(), slideUS: o.Slide.Microseconds(), gapUS: o.Gap.Microseconds(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	idx := o.Schema.FieldIndices(o.TimeColumn)
@@ -132,6 +134,9 @@ func (op *Operator) ResultSchema() *arrow.Schema {
 // row is late once that window is closed (hopping windows: the row is not
 // counted in any of its windows then).
 func (op *Operator) earliestEnd(ts int64) int64 {
+	if op.gapUS > 0 {
+		return ts + op.gapUS
+	}
 	return floorDiv(ts, op.slideUS)*op.slideUS + op.slideUS
 }
 
@@ -269,6 +274,11 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 			s.maxTS, s.hasTS = ts, true
 		}
 		s.keyBuf = appendGroupKey(s.keyBuf[:0], s.gcols, op.groupKinds, row)
+		if op.gapUS > 0 {
+			op.addToSession(s, s.keyBuf, ts, row)
+			s.rows++
+			continue
+		}
 		latest := floorDiv(ts, op.slideUS) * op.slideUS
 		for start := latest; start > ts-op.sizeUS; start -= op.slideUS {
 			groups := s.windows[start]
@@ -284,22 +294,27 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 				states = make([]state, len(op.plans))
 				groups[string(s.keyBuf)] = states
 			}
-			for i := range op.plans {
-				p := &op.plans[i]
-				if p.col < 0 {
-					states[i].n++
-					continue
-				}
-				c := &s.cols[i]
-				if c.arr.IsNull(row) {
-					continue
-				}
-				p.add(&states[i], c.value(p.kind, row), ts)
-			}
+			op.foldRow(s, states, ts, row)
 		}
 		s.rows++
 	}
 	pb.closedAt = s.closed
+}
+
+// foldRow folds one row's values into a group's states.
+func (op *Operator) foldRow(s *shardState, states []state, ts int64, row int) {
+	for i := range op.plans {
+		p := &op.plans[i]
+		if p.col < 0 {
+			states[i].n++
+			continue
+		}
+		c := &s.cols[i]
+		if c.arr.IsNull(row) {
+			continue
+		}
+		p.add(&states[i], c.value(p.kind, row), ts)
+	}
 }
 
 // late handles one late row per the policy.
@@ -325,7 +340,7 @@ func (op *Operator) deadLetter(shard string, pb *pendingBatch, row int, reason s
 // rebuild recomputes the shard's partials from its pending batches after
 // the mark or the closed bound moved.
 func (op *Operator) rebuild(s *shardState) {
-	s.windows, s.rows, s.hasTS, s.maxTS = nil, 0, false, 0
+	s.windows, s.sessions, s.rows, s.hasTS, s.maxTS = nil, nil, 0, false, 0
 	for i := range s.pending {
 		op.aggregate(s, &s.pending[i], false)
 	}
@@ -394,6 +409,14 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 	if s.rows > 0 {
 		args[5] = strconv.FormatInt(op.o.Now().UnixMilli(), 10)
 	}
+	if len(s.sessions) > 0 {
+		blob, minStart, err := encodeFragments(nil, op.plans, s.sessions)
+		if err != nil {
+			return fmt.Errorf("window %s: shard %s: %w", op.o.Name, s.id, err)
+		}
+		keys = append(keys, op.keys.sessions(s.id))
+		args = append(args, "s", minStart+op.gapUS, blob)
+	}
 	for start, groups := range s.windows {
 		blob, err := encodeDelta(nil, op.plans, groups)
 		if err != nil {
@@ -430,7 +453,7 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 			pb.ack(nil)
 		}
 		clear(s.pending)
-		s.pending, s.windows, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, 0, false, 0
+		s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, nil, 0, false, 0
 		return nil
 	case "conflict":
 		op.log.Warn("shard's window mark moved under this worker; rebuilding from it",
@@ -521,7 +544,7 @@ func (op *Operator) dropLocked(s *shardState, err error) {
 		pb.ack(err)
 	}
 	clear(s.pending)
-	s.pending, s.windows, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, 0, false, 0
+	s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, nil, 0, false, 0
 	s.dead, s.late, s.loaded, s.to, s.closed = s.dead[:0], 0, false, position{}, math.MinInt64
 }
 

@@ -61,6 +61,9 @@ type Options struct {
 	// Size is the window length; Slide the distance between window starts
 	// (0 or Size: tumbling windows; less than Size: hopping windows).
 	Size, Slide time.Duration
+	// Gap, instead of Size, makes session windows: a group's rows less
+	// than Gap apart in event time form one session.
+	Gap time.Duration
 	// GroupBy lists the group-key columns (may be empty: one group).
 	GroupBy []string
 	// Aggregates lists the result columns.
@@ -97,7 +100,7 @@ type Options struct {
 
 // withDefaults returns o with defaults applied.
 func (o Options) withDefaults() Options {
-	if o.Slide == 0 {
+	if o.Slide == 0 && o.Gap == 0 {
 		o.Slide = o.Size
 	}
 	if o.IdleTimeout == 0 {
@@ -134,17 +137,27 @@ func (o Options) Validate() error {
 	if o.TimeColumn == "" {
 		errs = append(errs, errors.New("time_column is required"))
 	}
-	if o.Size <= 0 {
-		errs = append(errs, errors.New("size must be positive"))
-	}
-	if o.Slide < 0 || o.Slide > o.Size {
-		errs = append(errs, errors.New("slide must be positive and at most size"))
-	}
-	if o.Size > 0 && o.Slide > 0 && o.Size%o.Slide != 0 {
-		errs = append(errs, fmt.Errorf("size %s must be a multiple of slide %s", o.Size, o.Slide))
-	}
-	if o.Size%time.Microsecond != 0 || o.Slide%time.Microsecond != 0 {
-		errs = append(errs, errors.New("size and slide must be whole microseconds"))
+	switch {
+	case o.Gap < 0:
+		errs = append(errs, errors.New("gap must be positive"))
+	case o.Gap > 0 && (o.Size != 0 || o.Slide != 0):
+		errs = append(errs, errors.New("set a size (tumbling/hopping) or a gap (session), not both"))
+	case o.Gap > 0:
+		if o.Gap%time.Microsecond != 0 {
+			errs = append(errs, errors.New("gap must be whole microseconds"))
+		}
+	case o.Size <= 0:
+		errs = append(errs, errors.New("size (or a session gap) must be positive"))
+	default:
+		if o.Slide < 0 || o.Slide > o.Size {
+			errs = append(errs, errors.New("slide must be positive and at most size"))
+		}
+		if o.Slide > 0 && o.Size%o.Slide != 0 {
+			errs = append(errs, fmt.Errorf("size %s must be a multiple of slide %s", o.Size, o.Slide))
+		}
+		if o.Size%time.Microsecond != 0 || o.Slide%time.Microsecond != 0 {
+			errs = append(errs, errors.New("size and slide must be whole microseconds"))
+		}
 	}
 	if o.MaxOutOfOrderness < 0 || o.AllowedLateness < 0 || o.IdleTimeout < 0 {
 		errs = append(errs, errors.New("max_out_of_orderness, allowed_lateness and idle_timeout must not be negative"))

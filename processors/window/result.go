@@ -54,6 +54,7 @@ func RowID(pipeline, operator string, windowStart int64, groupKey string) string
 // closedWindow is one window's merged aggregates.
 type closedWindow struct {
 	start  int64
+	end    int64 // 0: start + size (tumbling/hopping)
 	groups map[string][]state
 }
 
@@ -63,7 +64,7 @@ func (op *Operator) buildResult(mem memory.Allocator, windows []closedWindow) (a
 	schema := op.ResultSchema()
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
-	sort.Slice(windows, func(i, j int) bool { return windows[i].start < windows[j].start })
+	sort.SliceStable(windows, func(i, j int) bool { return windows[i].start < windows[j].start })
 	var gvals []groupValue
 	rows := 0
 	for _, w := range windows {
@@ -79,7 +80,11 @@ func (op *Operator) buildResult(mem memory.Allocator, windows []closedWindow) (a
 				return nil, 0, fmt.Errorf("window %s: %w", op.o.Name, err)
 			}
 			b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(w.start))
-			b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(w.start + op.sizeUS))
+			end := w.end
+			if end == 0 {
+				end = w.start + op.sizeUS
+			}
+			b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(end))
 			col := 2
 			for i, gv := range gvals {
 				if gv.null {

@@ -19,6 +19,7 @@ import (
 //	<prefix>:win:{<app>:<op>:<shard>}:windows   zset: window start → window end, windows
 //	                                            holding deltas of the shard
 //	<prefix>:win:{<app>:<op>:<shard>}:w:<start> list: the shard's deltas of one window
+//	<prefix>:win:{<app>:<op>:<shard>}:sessions list: the shard's session fragments
 //	<prefix>:win:{<app>:<op>}:emit              hash: holder, expires, token (the emitter
 //	                                            lock), closing, emitted, wm
 type keySpace struct{ base string }
@@ -35,6 +36,7 @@ func (k keySpace) windows(shard string) string { return k.base + ":" + shard + "
 func (k keySpace) list(shard string, start int64) string {
 	return k.base + ":" + shard + "}:w:" + strconv.FormatInt(start, 10)
 }
+func (k keySpace) sessions(shard string) string { return k.base + ":" + shard + "}:sessions" }
 func (k keySpace) emit() string { return k.base + "}:emit" }
 
 // position is a row's place in its shard: sequence number, then KPL
@@ -96,7 +98,7 @@ if closed ~= '' then
   end
 end
 for i = 1, n do
-  if redis.call('RPUSH', KEYS[2 + i], ARGV[6 + 3*i]) == 1 then
+  if redis.call('RPUSH', KEYS[2 + i], ARGV[6 + 3*i]) == 1 and ARGV[6 + 3*i - 2] ~= 's' then
     redis.call('ZADD', KEYS[2], ARGV[6 + 3*i - 1], ARGV[6 + 3*i - 2])
   end
 end

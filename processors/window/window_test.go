@@ -109,8 +109,11 @@ type event struct {
 
 // generate makes n events spread over shards, each shard's in order of
 // generation (event times mostly increasing, ~2 % up to 30 s late).
-func generate(n, shards int, seed uint64) []event {
-	g := workload.New(workload.Config{Seed: seed, Total: n, Span: 10 * time.Minute, Users: 2000})
+func generate(n, shards int, seed uint64) []event { return generateUsers(n, shards, seed, 2000) }
+
+// generateUsers is generate with the given number of users.
+func generateUsers(n, shards int, seed uint64, users int) []event {
+	g := workload.New(workload.Config{Seed: seed, Total: n, Span: 10 * time.Minute, Users: users})
 	evs := make([]event, n)
 	perShard := make([]int, shards)
 	for i := range evs {
@@ -351,7 +354,7 @@ func feed(t *testing.T, op *Operator, bs []*flow.Batch, pace time.Duration) {
 // waitEmitted waits until the emitters emitted every window up to end.
 func waitEmitted(t *testing.T, end time.Time, ems ...*Emitter) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, e := range ems {
 			if s := e.Stats(); !s.Emitted.Before(end) {
@@ -363,7 +366,7 @@ func waitEmitted(t *testing.T, end time.Time, ems ...*Emitter) {
 	for _, e := range ems {
 		t.Logf("emitter: %+v", e.Stats())
 	}
-	t.Fatalf("windows up to %s not emitted within 30s", end)
+	t.Fatalf("windows up to %s not emitted within 60s", end)
 }
 
 func lateSet(t *testing.T, dls []flow.DeadLetter) map[string]bool {

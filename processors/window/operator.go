@@ -56,25 +56,25 @@ type pendingBatch struct {
 // shardState is one shard's in-memory partials. Guarded by mu; flushes run
 // under it, so a shard's Write waits for its flush (back-pressure).
 type shardState struct {
-	mu      sync.Mutex
-	id      string
-	loaded  bool
-	mark    position // applied mark in Redis as last seen
-	closed  int64    // windows ending at or before it are closed (µs); MinInt64: none
+	mu       sync.Mutex
+	id       string
+	loaded   bool
+	mark     position // applied mark in Redis as last seen
+	closed   int64    // windows ending at or before it are closed (µs); MinInt64: none
 	windows  map[int64]map[string][]state
 	sessions map[string][]fragment // session windows: fragments per group key
-	pending []pendingBatch
-	dead    []flow.DeadLetter // late or time-less rows to dead-letter before the next flush
-	late    int               // late rows dropped since the last flush (drop policy)
-	to      position          // last row position of the pending batches
-	maxTS   int64
-	hasTS   bool
-	rows    int
-	since   time.Time // when the oldest pending batch arrived
-	keyBuf  []byte
-	cols    []column
-	gcols   []column
-	blob    []byte
+	pending  []pendingBatch
+	dead     []flow.DeadLetter // late or time-less rows to dead-letter before the next flush
+	late     int               // late rows dropped since the last flush (drop policy)
+	to       position          // last row position of the pending batches
+	maxTS    int64
+	hasTS    bool
+	rows     int
+	since    time.Time // when the oldest pending batch arrived
+	keyBuf   []byte
+	cols     []column
+	gcols    []column
+	blob     []byte
 }
 
 // New builds an operator on opts.Schema and starts its flush ticker.

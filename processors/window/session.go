@@ -192,7 +192,7 @@ func mergeSessions(plans []aggPlan, frags []shardFragment) ([]session, error) {
 }
 
 // rewriteScript replaces the first ARGV[1] items of a session list (the
-// ones the emitter read) with ARGV[2] (the fragments still open; '' for
+// ones the emitter read) with ARGV[2] (the fragments still open; ” for
 // none), keeping items appended since. KEYS: the list.
 var rewriteScript = redis.NewScript(`
 redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)

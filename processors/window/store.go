@@ -37,7 +37,7 @@ func (k keySpace) list(shard string, start int64) string {
 	return k.base + ":" + shard + "}:w:" + strconv.FormatInt(start, 10)
 }
 func (k keySpace) sessions(shard string) string { return k.base + ":" + shard + "}:sessions" }
-func (k keySpace) emit() string { return k.base + "}:emit" }
+func (k keySpace) emit() string                 { return k.base + "}:emit" }
 
 // position is a row's place in its shard: sequence number, then KPL
 // sub-sequence. Sequence numbers are decimal strings of up to 128 bits:

@@ -125,6 +125,12 @@ func (d *Decoder) timestamp(c *column, raw []byte, sl *slot, v *value) string {
 			d.strBuf, _ = unescape(d.strBuf, raw)
 			s = d.strBuf[off:]
 		}
+		if c.format == tsRFC3339 {
+			if us, ok := parseRFC3339UTC(s); ok {
+				v.i = us
+				return ""
+			}
+		}
 		t, err := time.Parse(c.layout, unsafeString(s))
 		if err != nil {
 			detail := fmt.Sprintf("%s: %s does not match %s", c.name, quoteLit(s), c.want)

@@ -47,6 +47,12 @@ func (Filter) isStep() {}
 // > 0` or `price == nil ? nil : price * 1.2` to say what a null means. Any
 // runtime error sends the row to dead-letter with reason
 // "expr_error: <derive name or filter[i]>: <message>"; nothing panics.
+//
+// Expressions made only of input columns, literals, comparisons, `in` a
+// list of strings, + - * /, && || ! and ?: are also compiled to a typed
+// form that reads the Arrow columns directly, without boxing each value
+// into an interface as the VM must; a row whose read columns are all
+// non-null uses it, any other row the VM (fast.go says why the two agree).
 type Exprs struct {
 	in, out *arrow.Schema
 	steps   []step

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/processors/transform"
 )
 
 // StaticOptions configures a StaticTable.
@@ -103,8 +105,50 @@ func (t *StaticTable) Reload() error {
 	if old := t.table.Load(); old != nil {
 		gen = old.generation
 	}
-	t.table.Store(&staticTable{entries: entries, generation: gen + 1})
+	t.table.Store(&staticTable{entries: compact(entries), generation: gen + 1})
 	return nil
+}
+
+// compact copies a loaded table into few, contiguous allocations: the keys'
+// bytes into one arena, the entries and their values into one slice each,
+// equal value strings shared. Lookups touch the keys and entries of random
+// rows, so a table of 50,000 users joined at a million rows a second is
+// bound by cache misses; packing it tightly keeps more of it in cache. The
+// contents are unchanged.
+func compact(entries map[string]*entry) map[string]*entry {
+	size, nvals := 0, 0
+	for k, e := range entries {
+		size += len(k)
+		nvals += len(e.vals)
+	}
+	arena := make([]byte, 0, size)
+	packed := make([]entry, 0, len(entries))
+	vals := make([]transform.Value, 0, nvals)
+	interned := map[string]string{}
+	out := make(map[string]*entry, len(entries))
+	for k, e := range entries {
+		start := len(arena)
+		arena = append(arena, k...)
+		key := unsafe.String(unsafe.SliceData(arena[start:]), len(k)) // arena never grows past its capacity: not moved
+		first := len(vals)
+		for _, v := range e.vals {
+			if v.Str != "" {
+				if s, ok := interned[v.Str]; ok {
+					v.Str = s
+				} else {
+					interned[v.Str] = v.Str
+				}
+			}
+			vals = append(vals, v)
+		}
+		ne := *e
+		if e.vals != nil {
+			ne.vals = vals[first:len(vals):len(vals)]
+		}
+		packed = append(packed, ne)
+		out[key] = &packed[len(packed)-1]
+	}
+	return out
 }
 
 // Generation counts successful loads (1 after NewStaticTable).

@@ -164,8 +164,13 @@ type WindowConfig struct {
 	// IdleTimeout leaves a shard without rows for this long out of the
 	// watermark (default 1m). Keep it above the lease takeover time.
 	IdleTimeout Duration `yaml:"idle_timeout"`
-	// LateRows: dead_letter (default) or drop; counted either way.
+	// LateRows: dead_letter (default), drop, or update (apply to the
+	// closed window and re-emit its changed rows with a higher revision);
+	// counted in every case.
 	LateRows string `yaml:"late_rows"`
+	// UpdateHorizon (late_rows update): how long past a window's close, in
+	// event time, late rows still update it (default 1h).
+	UpdateHorizon Duration `yaml:"update_horizon"`
 	// FlushInterval bounds how long rows wait before they are applied to
 	// Redis (and so before their checkpoint may pass); default 1s.
 	FlushInterval Duration `yaml:"flush_interval"`
@@ -195,7 +200,7 @@ func (w WindowConfig) Options(pipeline string) window.Options {
 		Pipeline: pipeline, Name: w.Name, TimeColumn: w.TimeColumn, Size: w.Tumbling.D(),
 		GroupBy: w.GroupBy, Aggregates: w.Aggregates, MaxOutOfOrderness: w.MaxOutOfOrderness.D(),
 		AllowedLateness: w.AllowedLateness.D(), IdleTimeout: w.IdleTimeout.D(),
-		LateRows: window.LatePolicy(w.LateRows), FlushInterval: w.FlushInterval.D(),
+		LateRows: window.LatePolicy(w.LateRows), UpdateHorizon: w.UpdateHorizon.D(), FlushInterval: w.FlushInterval.D(),
 	}
 	if w.Hopping != nil {
 		o.Size, o.Slide = w.Hopping.Size.D(), w.Hopping.Slide.D()

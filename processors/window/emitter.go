@@ -61,7 +61,8 @@ type EmitterStats struct {
 	Token     int64
 	Watermark time.Time // the global watermark last computed (zero: none yet)
 	Emitted   time.Time // windows ending at or before it are emitted
-	Rows      int64     // result rows written and acked
+	Rows      int64     // result rows written and acked (updates included)
+	Updates   int64     // of which re-emissions of updated windows
 	Cycles    int64
 }
 
@@ -222,7 +223,7 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("window %s: list shards: %w", op.o.Name, err)
 	}
 	sort.Slice(shards, func(i, j int) bool { return shards[i].ID < shards[j].ID })
-	marks, err := e.readMarks(ctx, shards)
+	marks, updated, err := e.readMarks(ctx, shards)
 	if err != nil {
 		return 0, err
 	}
@@ -265,7 +266,7 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 		e.mu.Unlock()
 	}
 	if closing == math.MinInt64 || closing <= emitted {
-		return 0, nil
+		return e.emitUpdates(ctx, ls.token, shards, updated, emitted)
 	}
 	if err := e.progress(ctx, ls.token, "wm", gw); err != nil {
 		return 0, err
@@ -306,26 +307,53 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 	e.stats.Emitted = time.UnixMicro(closing).UTC()
 	e.mu.Unlock()
 	op.o.Hooks.WindowEmit(op.o.Name, rows)
-	return rows, e.cleanup(ctx, shards, closing, lists)
+	if err := e.cleanup(ctx, shards, closing, lists); err != nil {
+		return rows, err
+	}
+	n, err := e.emitUpdates(ctx, ls.token, shards, updated, closing)
+	return rows + n, err
 }
 
-func (e *Emitter) readMarks(ctx context.Context, shards []ShardInfo) ([]shardMark, error) {
+// readMarks reads every shard's mark and, when late rows update windows,
+// the windows with late updates (start → end), in one pipeline.
+func (e *Emitter) readMarks(ctx context.Context, shards []ShardInfo) ([]shardMark, map[int64]int64, error) {
 	op := e.op
+	update := op.o.LateRows == LateUpdate
 	pipe := op.o.Redis.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(shards))
+	upd := make([]*redis.ZSliceCmd, len(shards))
 	for i, s := range shards {
 		cmds[i] = pipe.HMGet(ctx, op.keys.mark(s.ID), markFields...)
+		if update {
+			upd[i] = pipe.ZRangeWithScores(ctx, op.keys.updated(s.ID), 0, -1)
+		}
 	}
 	if len(shards) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("window %s: read shard marks: %w", op.o.Name, err)
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, nil, fmt.Errorf("window %s: read shard marks: %w", op.o.Name, err)
 		}
 	}
 	marks := make([]shardMark, len(shards))
 	for i, c := range cmds {
 		marks[i] = parseMark(c.Val())
 	}
-	return marks, nil
+	var updated map[int64]int64
+	for _, c := range upd {
+		if c == nil {
+			continue
+		}
+		for _, z := range c.Val() {
+			start, err := strconv.ParseInt(fmt.Sprint(z.Member), 10, 64)
+			if err != nil {
+				return nil, nil, fmt.Errorf("window %s: updated window %v: %w", op.o.Name, z.Member, err)
+			}
+			if updated == nil {
+				updated = map[int64]int64{}
+			}
+			updated[start] = int64(z.Score)
+		}
+	}
+	return marks, updated, nil
 }
 
 // globalWatermark is the minimum over contributing shards of (largest
@@ -442,12 +470,14 @@ func (e *Emitter) collect(ctx context.Context, shards []ShardInfo, closing, emit
 		return nil, nil, fmt.Errorf("window %s: read deltas: %w", op.o.Name, err)
 	}
 	byStart := map[int64]map[string][]state{}
+	deltas := map[int64]int64{}
 	for i, r := range refs {
 		groups := byStart[r.start]
 		if groups == nil {
 			groups = map[string][]state{}
 			byStart[r.start] = groups
 		}
+		deltas[r.start] += int64(len(lists[i].Val()))
 		for _, blob := range lists[i].Val() {
 			if err := mergeDelta([]byte(blob), op.plans, groups); err != nil {
 				return nil, nil, fmt.Errorf("window %s: shard %s: window %d: %w", op.o.Name, r.shard, r.start, err)
@@ -456,7 +486,7 @@ func (e *Emitter) collect(ctx context.Context, shards []ShardInfo, closing, emit
 	}
 	windows := make([]closedWindow, 0, len(byStart))
 	for start, groups := range byStart {
-		windows = append(windows, closedWindow{start: start, groups: groups})
+		windows = append(windows, closedWindow{start: start, groups: groups, revision: deltas[start]})
 	}
 	return windows, refs, nil
 }
@@ -500,6 +530,9 @@ func (e *Emitter) write(ctx context.Context, token int64, windows []closedWindow
 // window set and their deltas expire after EmittedTTL.
 func (e *Emitter) cleanup(ctx context.Context, shards []ShardInfo, closing int64, lists []listRef) error {
 	op := e.op
+	if op.o.LateRows == LateUpdate {
+		return e.cleanupPastHorizon(ctx, shards, closing-op.updateUS)
+	}
 	pipe := op.o.Redis.Pipeline()
 	for _, s := range shards {
 		pipe.ZRemRangeByScore(ctx, op.keys.windows(s.ID), "-inf", strconv.FormatInt(closing, 10))

@@ -32,6 +32,7 @@ type Operator struct {
 	sizeUS     int64
 	slideUS    int64
 	gapUS      int64 // > 0: session windows
+	updateUS   int64 // late_rows update: the update horizon; 0 otherwise
 
 	mu     sync.Mutex
 	shards map[string]*shardState
@@ -66,6 +67,7 @@ type shardState struct {
 	pending  []pendingBatch
 	dead     []flow.DeadLetter // late or time-less rows to dead-letter before the next flush
 	late     int               // late rows dropped since the last flush (drop policy)
+	updates  int               // rows applied to closed windows as late updates, pending
 	to       position          // last row position of the pending batches
 	maxTS    int64
 	hasTS    bool
@@ -92,7 +94,8 @@ func New(opts Options) (*Operator, error) {
 	op := &Operator{
 		o: o, keys: newKeySpace(o.KeyPrefix, o.Pipeline, o.Name), shards: map[string]*shardState{},
 		log: o.Logger.With("window", o.Name), sizeUS: o.Size.Microseconds(), slideUS: o.Slide.Microseconds(), gapUS: o.Gap.Microseconds(),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		updateUS: o.UpdateHorizon.Microseconds(),
+		stop:     make(chan struct{}), done: make(chan struct{}),
 	}
 	idx := o.Schema.FieldIndices(o.TimeColumn)
 	if len(idx) != 1 || o.Schema.Field(idx[0]).Type.ID() != arrow.TIMESTAMP {
@@ -127,7 +130,7 @@ func New(opts Options) (*Operator, error) {
 
 // ResultSchema is the schema of the operator's result rows.
 func (op *Operator) ResultSchema() *arrow.Schema {
-	return resultSchema(op.o.Schema, op.groupCols, op.plans)
+	return resultSchema(op.o.Schema, op.groupCols, op.plans, op.o.LateRows == LateUpdate)
 }
 
 // earliestEnd is the end of the earliest window holding event time ts: a
@@ -264,11 +267,15 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 			continue
 		}
 		ts := tcol.ints[row]
-		if end := op.earliestEnd(ts); end <= s.closed {
-			if first || end > pb.closedAt {
+		end := op.earliestEnd(ts)
+		if op.tooLate(end, s.closed) {
+			if first || !op.tooLate(end, pb.closedAt) {
 				op.late(s, pb, row, end)
 			}
 			continue
+		}
+		if s.closed != math.MinInt64 && end <= s.closed {
+			s.updates++
 		}
 		if !s.hasTS || ts > s.maxTS {
 			s.maxTS, s.hasTS = ts, true
@@ -301,6 +308,19 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 	pb.closedAt = s.closed
 }
 
+// tooLate says whether a row whose earliest window ends at end is late
+// with the shard's windows closed through closed: its window is closed (and,
+// when late rows update windows, beyond the update horizon).
+func (op *Operator) tooLate(end, closed int64) bool {
+	if closed == math.MinInt64 {
+		return false
+	}
+	if op.o.LateRows == LateUpdate {
+		return end <= closed-op.updateUS
+	}
+	return end <= closed
+}
+
 // foldRow folds one row's values into a group's states.
 func (op *Operator) foldRow(s *shardState, states []state, ts int64, row int) {
 	for i := range op.plans {
@@ -324,6 +344,9 @@ func (op *Operator) late(s *shardState, pb *pendingBatch, row int, end int64) {
 		return
 	}
 	reason := "late_row: window ending " + time.UnixMicro(end).UTC().Format(time.RFC3339Nano) + " already closed"
+	if op.o.LateRows == LateUpdate {
+		reason += " beyond the update horizon"
+	}
 	s.dead = append(s.dead, op.deadLetter(s.id, pb, row, reason))
 }
 
@@ -340,7 +363,7 @@ func (op *Operator) deadLetter(shard string, pb *pendingBatch, row int, reason s
 // rebuild recomputes the shard's partials from its pending batches after
 // the mark or the closed bound moved.
 func (op *Operator) rebuild(s *shardState) {
-	s.windows, s.sessions, s.rows, s.hasTS, s.maxTS = nil, nil, 0, false, 0
+	s.windows, s.sessions, s.rows, s.hasTS, s.maxTS, s.updates = nil, nil, 0, false, 0, 0
 	for i := range s.pending {
 		op.aggregate(s, &s.pending[i], false)
 	}
@@ -399,10 +422,13 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 		op.o.Hooks.LateRows(op.o.Name, s.late, metrics.LateDrop)
 		s.late = 0
 	}
-	keys := make([]string, 0, 2+len(s.windows))
-	keys = append(keys, op.keys.mark(s.id), op.keys.windows(s.id))
-	args := make([]any, 0, 6+3*len(s.windows))
-	args = append(args, s.mark.seq, s.mark.sub, s.to.seq, s.to.sub, "", "")
+	keys := make([]string, 0, 3+2*len(s.windows)+2)
+	keys = append(keys, op.keys.mark(s.id), op.keys.windows(s.id), op.keys.updated(s.id))
+	args := make([]any, 0, 7+3*len(s.windows)+3)
+	args = append(args, s.mark.seq, s.mark.sub, s.to.seq, s.to.sub, "", "", "")
+	if op.o.LateRows == LateUpdate {
+		args[6] = strconv.FormatInt(op.updateUS, 10)
+	}
 	if s.hasTS {
 		args[4] = strconv.FormatInt(s.maxTS, 10)
 	}
@@ -414,7 +440,7 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 		if err != nil {
 			return fmt.Errorf("window %s: shard %s: %w", op.o.Name, s.id, err)
 		}
-		keys = append(keys, op.keys.sessions(s.id))
+		keys = append(keys, op.keys.sessions(s.id), op.keys.sessions(s.id))
 		args = append(args, "s", minStart+op.gapUS, blob)
 	}
 	for start, groups := range s.windows {
@@ -422,7 +448,7 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 		if err != nil {
 			return fmt.Errorf("window %s: shard %s: %w", op.o.Name, s.id, err)
 		}
-		keys = append(keys, op.keys.list(s.id, start))
+		keys = append(keys, op.keys.list(s.id, start), op.keys.late(s.id, start))
 		args = append(args, start, start+op.sizeUS, blob)
 	}
 	if s.to.seq == "" {
@@ -443,7 +469,10 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 	}
 	switch r.status {
 	case "ok", "applied":
-		op.o.Hooks.WindowFlush(op.o.Name, len(keys)-2)
+		op.o.Hooks.WindowFlush(op.o.Name, (len(keys)-3)/2)
+		if s.updates > 0 {
+			op.o.Hooks.LateRows(op.o.Name, s.updates, metrics.LateUpdate)
+		}
 		s.mark = s.to
 		if r.mark.cmp(s.mark) > 0 {
 			s.mark = r.mark
@@ -453,7 +482,7 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 			pb.ack(nil)
 		}
 		clear(s.pending)
-		s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, nil, 0, false, 0
+		s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS, s.updates = s.pending[:0], nil, nil, 0, false, 0, 0
 		return nil
 	case "conflict":
 		op.log.Warn("shard's window mark moved under this worker; rebuilding from it",
@@ -544,7 +573,7 @@ func (op *Operator) dropLocked(s *shardState, err error) {
 		pb.ack(err)
 	}
 	clear(s.pending)
-	s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS = s.pending[:0], nil, nil, 0, false, 0
+	s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS, s.updates = s.pending[:0], nil, nil, 0, false, 0, 0
 	s.dead, s.late, s.loaded, s.to, s.closed = s.dead[:0], 0, false, position{}, math.MinInt64
 }
 

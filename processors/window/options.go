@@ -47,6 +47,11 @@ type LatePolicy string
 const (
 	LateDrop       LatePolicy = metrics.LateDrop       // count and drop
 	LateDeadLetter LatePolicy = metrics.LateDeadLetter // count and send to the dead-letter output
+	// LateUpdate applies a late row to its window's state and re-emits the
+	// window's changed groups with the same row id and a higher revision
+	// (result column "revision"); rows later than UpdateHorizon past
+	// their window's close are dead-lettered.
+	LateUpdate LatePolicy = metrics.LateUpdate
 )
 
 // Options configures an Operator and its Emitter.
@@ -79,6 +84,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// LateRows is the late-row policy (default dead_letter).
 	LateRows LatePolicy
+	// UpdateHorizon (late_rows update) is how long, in watermark time
+	// past a window's close, late rows still update it; its state is kept
+	// that long. Default 1h.
+	UpdateHorizon time.Duration
 	// FlushInterval bounds how long rows wait in memory before they are
 	// applied to Redis (and so how long their checkpoint waits). Default 1s.
 	FlushInterval time.Duration
@@ -108,6 +117,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LateRows == "" {
 		o.LateRows = LateDeadLetter
+	}
+	if o.LateRows == LateUpdate && o.UpdateHorizon == 0 {
+		o.UpdateHorizon = time.Hour
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = time.Second
@@ -164,13 +176,20 @@ func (o Options) Validate() error {
 	}
 	switch o.LateRows {
 	case "", LateDrop, LateDeadLetter:
+	case LateUpdate:
+		if o.Gap > 0 {
+			errs = append(errs, errors.New("late_rows update is for tumbling and hopping windows (a late row of a session window starts a new session)"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("late_rows %q: want drop or dead_letter", o.LateRows))
+		errs = append(errs, fmt.Errorf("late_rows %q: want drop, dead_letter or update", o.LateRows))
+	}
+	if o.UpdateHorizon < 0 {
+		errs = append(errs, errors.New("update_horizon must not be negative"))
 	}
 	if len(o.Aggregates) == 0 {
 		errs = append(errs, errors.New("aggregates: at least one is required"))
 	}
-	seen := map[string]bool{"window_start": true, "window_end": true, "row_id": true}
+	seen := map[string]bool{"window_start": true, "window_end": true, "row_id": true, "revision": true}
 	for _, g := range o.GroupBy {
 		seen[g] = true
 	}

@@ -15,8 +15,8 @@ import (
 var timestampUS = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 
 // resultSchema is window_start, window_end, the group columns, the
-// aggregates, then row_id.
-func resultSchema(in *arrow.Schema, groupCols []int, plans []aggPlan) *arrow.Schema {
+// aggregates, revision (late_rows update only), then row_id.
+func resultSchema(in *arrow.Schema, groupCols []int, plans []aggPlan, revision bool) *arrow.Schema {
 	fields := []arrow.Field{
 		{Name: "window_start", Type: timestampUS},
 		{Name: "window_end", Type: timestampUS},
@@ -28,6 +28,9 @@ func resultSchema(in *arrow.Schema, groupCols []int, plans []aggPlan) *arrow.Sch
 	for _, p := range plans {
 		nullable := p.Func != Count && p.Func != CountDistinct
 		fields = append(fields, arrow.Field{Name: p.Name, Type: p.out, Nullable: nullable})
+	}
+	if revision {
+		fields = append(fields, arrow.Field{Name: "revision", Type: arrow.PrimitiveTypes.Int64})
 	}
 	fields = append(fields, arrow.Field{Name: "row_id", Type: arrow.BinaryTypes.String})
 	return arrow.NewSchema(fields, nil)
@@ -56,6 +59,11 @@ type closedWindow struct {
 	start  int64
 	end    int64 // 0: start + size (tumbling/hopping)
 	groups map[string][]state
+	// only, when set, limits the rows to these groups (a late update).
+	only map[string]bool
+	// revision counts the deltas merged into the window (late_rows
+	// update): a later emission of a row id has a higher revision.
+	revision int64
 }
 
 // buildResult turns merged windows into one record batch, ordered by
@@ -70,7 +78,9 @@ func (op *Operator) buildResult(mem memory.Allocator, windows []closedWindow) (a
 	for _, w := range windows {
 		keys := make([]string, 0, len(w.groups))
 		for k := range w.groups {
-			keys = append(keys, k)
+			if w.only == nil || w.only[k] {
+				keys = append(keys, k)
+			}
 		}
 		sort.Strings(keys)
 		for _, key := range keys {
@@ -96,6 +106,10 @@ func (op *Operator) buildResult(mem memory.Allocator, windows []closedWindow) (a
 			}
 			for i := range op.plans {
 				op.plans[i].appendResult(b.Field(col), &states[i])
+				col++
+			}
+			if op.o.LateRows == LateUpdate {
+				b.Field(col).(*array.Int64Builder).Append(w.revision)
 				col++
 			}
 			b.Field(col).(*array.StringBuilder).Append(RowID(op.o.Pipeline, op.o.Name, w.start, key))

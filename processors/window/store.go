@@ -19,6 +19,9 @@ import (
 //	<prefix>:win:{<app>:<op>:<shard>}:windows   zset: window start → window end, windows
 //	                                            holding deltas of the shard
 //	<prefix>:win:{<app>:<op>:<shard>}:w:<start> list: the shard's deltas of one window
+//	<prefix>:win:{<app>:<op>:<shard>}:late:<start> list: late deltas of an emitted
+//	                                            window (late_rows update), not yet re-emitted
+//	<prefix>:win:{<app>:<op>:<shard>}:updated   zset: window start → end, windows with late deltas
 //	<prefix>:win:{<app>:<op>:<shard>}:sessions list: the shard's session fragments
 //	<prefix>:win:{<app>:<op>}:emit              hash: holder, expires, token (the emitter
 //	                                            lock), closing, emitted, wm
@@ -36,6 +39,10 @@ func (k keySpace) windows(shard string) string { return k.base + ":" + shard + "
 func (k keySpace) list(shard string, start int64) string {
 	return k.base + ":" + shard + "}:w:" + strconv.FormatInt(start, 10)
 }
+func (k keySpace) late(shard string, start int64) string {
+	return k.base + ":" + shard + "}:late:" + strconv.FormatInt(start, 10)
+}
+func (k keySpace) updated(shard string) string  { return k.base + ":" + shard + "}:updated" }
 func (k keySpace) sessions(shard string) string { return k.base + ":" + shard + "}:sessions" }
 func (k keySpace) emit() string                 { return k.base + "}:emit" }
 
@@ -75,31 +82,42 @@ local function cmp(s1, u1, s2, u2)
 end
 `
 
-// flushScript applies one shard flush. KEYS: mark, windows, then one delta
-// list per window. ARGV: from seq, from sub (the mark the flush was built
-// on), to seq, to sub (its last row), largest event time (” if none),
-// wall ms of the flush (” if it had no rows), then per window: start,
-// end, delta.
+// flushScript applies one shard flush. KEYS: mark, windows, updated (the
+// shard's windows holding late updates), then per window its delta list
+// and its late list. ARGV: from seq, from sub (the mark the flush was
+// built on), to seq, to sub (its last row), largest event time (” if
+// none), wall ms of the flush (” if it had no rows), update horizon in µs
+// (” unless late rows update), then per window: start, end, delta
+// (session fragments: 's', earliest fragment start + gap, fragments; their
+// list is not in the window set).
 //
 // Answers {status, seq, sub, closed}: 'applied' (the mark already covers
 // the range: nothing written), 'conflict' (the mark is not where the flush
-// began: rebuild from it), 'late' (a window is closed: rebuild without its
-// rows), 'ok' (deltas appended and the mark moved, in one step).
+// began: rebuild from it), 'late' (a window is closed, beyond the update
+// horizon if any: rebuild without its rows), 'ok' (deltas appended and the
+// mark moved, in one step; deltas of closed windows within the update
+// horizon go to their late lists and mark the window updated).
 var flushScript = redis.NewScript(luaPosition + `
 local m = redis.call('HMGET', KEYS[1], 'seq', 'sub', 'closed', 'wm')
 local seq, sub, closed = m[1] or '', tonumber(m[2] or '0'), m[3] or ''
 if cmp(seq, sub, ARGV[3], tonumber(ARGV[4])) >= 0 then return {'applied', seq, tostring(sub), closed} end
 if seq ~= ARGV[1] or sub ~= tonumber(ARGV[2]) then return {'conflict', seq, tostring(sub), closed} end
-local n = #KEYS - 2
-if closed ~= '' then
-  local c = tonumber(closed)
+local n = (#KEYS - 3) / 2
+local c = nil
+if closed ~= '' then c = tonumber(closed) end
+if c then
   for i = 1, n do
-    if tonumber(ARGV[6 + 3*i - 1]) <= c then return {'late', seq, tostring(sub), closed} end
+    local e = tonumber(ARGV[7 + 3*i - 1])
+    if e <= c and (ARGV[7] == '' or e <= c - tonumber(ARGV[7])) then return {'late', seq, tostring(sub), closed} end
   end
 end
 for i = 1, n do
-  if redis.call('RPUSH', KEYS[2 + i], ARGV[6 + 3*i]) == 1 and ARGV[6 + 3*i - 2] ~= 's' then
-    redis.call('ZADD', KEYS[2], ARGV[6 + 3*i - 1], ARGV[6 + 3*i - 2])
+  local start, e, blob = ARGV[7 + 3*i - 2], tonumber(ARGV[7 + 3*i - 1]), ARGV[7 + 3*i]
+  if c and e <= c then
+    redis.call('RPUSH', KEYS[3 + 2*i], blob)
+    redis.call('ZADD', KEYS[3], e, start)
+  elseif redis.call('RPUSH', KEYS[3 + 2*i - 1], blob) == 1 and start ~= 's' then
+    redis.call('ZADD', KEYS[2], e, start)
   end
 end
 local set = {'seq', ARGV[3], 'sub', ARGV[4]}
@@ -109,6 +127,19 @@ end
 if ARGV[6] ~= '' then set[#set + 1] = 'active'; set[#set + 1] = ARGV[6] end
 redis.call('HSET', KEYS[1], unpack(set))
 return {'ok', ARGV[3], ARGV[4], closed}
+`)
+
+// foldScript moves the first ARGV[1] items of a window's late list (the
+// updates the emitter emitted) to its delta list. KEYS: late list, delta
+// list, updated, windows. ARGV: n, window start, window end.
+var foldScript = redis.NewScript(`
+local n = tonumber(ARGV[1])
+local items = redis.call('LRANGE', KEYS[1], 0, n - 1)
+if #items > 0 then redis.call('RPUSH', KEYS[2], unpack(items)) end
+redis.call('LTRIM', KEYS[1], n, -1)
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return #items
 `)
 
 // closeScript closes a shard's windows ending at or before ARGV[1] (the

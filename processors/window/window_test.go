@@ -60,6 +60,10 @@ type collector struct {
 	rows  map[string]resultRow
 	times map[string]int
 	hold  bool // never ack (an emitter that dies before the ack)
+	// revs, when set (late_rows update), keeps each row id's highest
+	// revision: a row replaces the kept one only with a higher revision.
+	revs map[string]int64
+	errs []string
 }
 
 func newCollector() *collector {
@@ -86,6 +90,20 @@ func (c *collector) Write(_ context.Context, b *flow.Batch, ack flow.Ack) error 
 			last:    col("last_user").(*array.String).Value(i),
 		}
 		id := col("row_id").(*array.String).Value(i)
+		if c.revs != nil {
+			rev := col("revision").(*array.Int64).Value(i)
+			old, seen := c.revs[id]
+			switch {
+			case !seen || rev > old:
+				c.rows[id], c.revs[id] = r, rev
+			case rev == old && c.rows[id] != r:
+				c.errs = append(c.errs, fmt.Sprintf("row %s revision %d emitted with two values", id, rev))
+			case rev < old:
+				c.errs = append(c.errs, fmt.Sprintf("row %s: revision %d after %d", id, rev, old))
+			}
+			c.times[id]++
+			continue
+		}
 		if old, ok := c.rows[id]; ok && old != r {
 			panic(fmt.Sprintf("row %s re-emitted with different values: %+v vs %+v", id, old, r))
 		}
@@ -597,4 +615,57 @@ func heldIDs(c *collector) map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// late_rows update: late rows (within the horizon) are applied to their
+// closed windows and the changed rows re-emitted with a higher revision.
+// Keeping each row id's highest revision gives exactly the reference over
+// every event; nothing is dead-lettered.
+func TestLateRowsUpdateWindows(t *testing.T) {
+	env := testenv.Load(t)
+	client, prefix := env.Redis(t)
+	r := newRig(t, client, prefix, 4)
+	r.options = func(o *Options) { o.LateRows = LateUpdate }
+	r.out.revs = map[string]int64{}
+	evs := generate(16_000, 4, 6)
+	a, b := r.worker("worker-a", r.out), r.worker("worker-b", r.out)
+	a.emit.Start()
+	b.emit.Start()
+	var wg sync.WaitGroup
+	for i, s := range r.shards {
+		w := a
+		if i >= 2 {
+			w = b
+		}
+		bs := batches(t, evs, s.ID, 50)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feed(t, w.op, bs, time.Duration(10+3*i)*time.Millisecond)
+		}()
+	}
+	wg.Wait()
+	waitEmitted(t, lastWindowEnd(evs), a.emit, b.emit)
+	// Updates of the last windows follow within a few cycles.
+	time.Sleep(200 * time.Millisecond)
+	updates := a.emit.Stats().Updates + b.emit.Stats().Updates
+	for _, w := range []*worker{a, b} {
+		if err := w.emit.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.op.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.out.errs) > 0 {
+		t.Fatalf("%d revision errors, first: %s", len(r.out.errs), r.out.errs[0])
+	}
+	if dl := readDeadLetters(t, r.dlPath); len(dl) != 0 {
+		t.Fatalf("%d dead letters (first %s); want none within the update horizon", len(dl), dl[0].Reason)
+	}
+	compare(t, r.out, reference(evs, nil))
+	if updates == 0 {
+		t.Fatal("no window was updated: the test did not exercise late rows")
+	}
+	t.Logf("events %d, rows %d, update rows emitted %d", len(evs), len(r.out.rows), updates)
 }

@@ -58,3 +58,23 @@ func (e *Encode) Bytes() int64 { return e.bytes.Load() }
 
 // Rows is the number of encoded rows so far.
 func (e *Encode) Rows() int64 { return e.rows.Load() }
+
+// DeadLetters is a discarding flow.DeadLetterOutput: it counts entries and
+// acks at once. Give it to stages or outputs that take a dead-letter output
+// (a window operator's late rows). It is safe for concurrent use.
+type DeadLetters struct {
+	n atomic.Int64
+}
+
+// WriteDeadLetters counts entries and acks.
+func (d *DeadLetters) WriteDeadLetters(_ context.Context, entries []flow.DeadLetter, ack flow.Ack) error {
+	d.n.Add(int64(len(entries)))
+	ack(nil)
+	return nil
+}
+
+// Close does nothing.
+func (d *DeadLetters) Close(context.Context) error { return nil }
+
+// Count is the number of entries written so far.
+func (d *DeadLetters) Count() int64 { return d.n.Load() }

@@ -24,8 +24,10 @@ type Load struct {
 	// second (a shard's write limit is 1 MB/s). 0 replays as fast as
 	// processing allows.
 	BytesPerSecond float64
-	// MaxInFlight bounds each shard's unacked batches (default 4, like
-	// source.max_in_flight_batches).
+	// MaxInFlight bounds each shard's unacked batches (default 8, as
+	// source.max_in_flight_batches). An output that acks late (a window
+	// operator acks after its flush to Redis) throttles its shards by it,
+	// exactly as in the pipeline.
 	MaxInFlight int
 	// Commands, when set, returns a server-side command count (Redis INFO
 	// commandstats); Run reports its delta.
@@ -80,7 +82,7 @@ func Run(ctx context.Context, p *Path, ds *Dataset, load Load) (Result, error) {
 	shards := max(load.Shards, 1)
 	maxInFlight := load.MaxInFlight
 	if maxInFlight <= 0 {
-		maxInFlight = 4
+		maxInFlight = 8
 	}
 	res := Result{Shards: shards, Commands: -1, PeakRSS: -1}
 	decs := make([]shard, shards)

@@ -130,7 +130,7 @@ func shardRuns(ctx context.Context, env *harness.Env, pool, batch int, paced tim
 		return err
 	}
 	const mbps = 1_000_000
-	fmt.Printf("\npath %s; %d events (%.0f MB) replayed by every run, batches of %d, 4 in flight per shard\n\n",
+	fmt.Printf("\npath %s; %d events (%.0f MB) replayed by every run, batches of %d, 8 in flight per shard\n\n",
 		name, ds.Records, float64(ds.Bytes)/1e6, batch)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\tMB/s achieved\tMB/s needed\tkeeps up\tmax behind schedule\tcores busy\tRSS at start MB\tpeak RSS MB\t")

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +48,7 @@ func cmdLocal(args []string, stdout, stderr io.Writer) error {
 	idField := fs.String("id-field", "event_id", "report: field that identifies a row")
 	timeout := fs.Duration("timeout", 2*time.Minute, "report: how long to wait for --expect")
 	sample := fs.Int("sample", 3, "report: rows to print")
+	windowSum := fs.String("window-sum", "", "report: FIELD=N waits until the window rows' FIELD (counted once per row_id) sums to N, e.g. clicks=10000")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -77,7 +82,10 @@ func cmdLocal(args []string, stdout, stderr io.Writer) error {
 	case "setup":
 		return localSetup(ctx, stdout, cfg, ac, s3c, *bucket, int32(*shards), *interval)
 	case "report":
-		return localReport(ctx, stdout, cfg, s3c, *bucket, *idField, *expect, *timeout, *sample)
+		if err := localReport(ctx, stdout, cfg, s3c, *bucket, *idField, *expect, *timeout, *sample); err != nil {
+			return err
+		}
+		return localWindowReport(ctx, stdout, cfg, s3c, *bucket, *windowSum, *timeout, *sample)
 	}
 	fmt.Fprintf(stderr, "local: unknown subcommand %q (want setup or report)\n", args[0])
 	return errUsage
@@ -131,7 +139,7 @@ func localSetup(ctx context.Context, w io.Writer, cfg *pipeline.Config, ac aws.C
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "redis lease keys of %s: %d deleted\n", cfg.Name, n)
+		fmt.Fprintf(w, "redis lease and window keys of %s: %d deleted\n", cfg.Name, n)
 	}
 
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
@@ -141,7 +149,14 @@ func localSetup(ctx context.Context, w io.Writer, cfg *pipeline.Config, ac aws.C
 			return fmt.Errorf("local: create bucket %s: %w", bucket, err)
 		}
 	}
-	for _, o := range cfg.Outputs {
+	outs := append([]pipeline.OutputConfig(nil), cfg.Outputs...)
+	for _, wc := range cfg.Windows {
+		outs = append(outs, wc.Output)
+	}
+	for _, o := range outs {
+		if o.Firehose == nil {
+			continue
+		}
 		name := o.Firehose.DeliveryStream
 		if _, err := fh.DeleteDeliveryStream(ctx, &firehose.DeleteDeliveryStreamInput{DeliveryStreamName: aws.String(name)}); err != nil && !isNotFound(err) {
 			return fmt.Errorf("local: delete delivery stream %s: %w", name, err)
@@ -188,6 +203,9 @@ func isNotFound(err error) bool {
 func localReport(ctx context.Context, w io.Writer, cfg *pipeline.Config, s3c *s3.Client, bucket, idField string, expect int, timeout time.Duration, sample int) error {
 	deadline := time.Now().Add(timeout)
 	for _, o := range cfg.Outputs {
+		if o.Firehose == nil {
+			continue
+		}
 		prefix := o.Firehose.DeliveryStream + "/"
 		var res *delivered.Result
 		for {
@@ -221,8 +239,95 @@ func localReport(ctx context.Context, w io.Writer, cfg *pipeline.Config, s3c *s3
 	return nil
 }
 
+// localWindowReport prints each window output's rows (counted once per
+// row_id) and, with sum "FIELD=N", waits until FIELD sums to N over them.
+func localWindowReport(ctx context.Context, w io.Writer, cfg *pipeline.Config, s3c *s3.Client, bucket, sum string, timeout time.Duration, sample int) error {
+	field, want := "", 0.0
+	if sum != "" {
+		f, n, ok := strings.Cut(sum, "=")
+		v, err := strconv.ParseFloat(n, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("local report: --window-sum %q: want FIELD=N", sum)
+		}
+		field, want = f, v
+	}
+	deadline := time.Now().Add(timeout)
+	for _, wc := range cfg.Windows {
+		if wc.Output.Firehose == nil {
+			continue
+		}
+		prefix := wc.Output.Firehose.DeliveryStream + "/"
+		var rows []map[string]any
+		var total float64
+		var res *delivered.Result
+		for {
+			var err error
+			if res, err = delivered.Collect(ctx, s3c, bucket, prefix, "row_id", 1<<30); err != nil {
+				return err
+			}
+			rows, total = latestRows(res.Sample, field)
+			if field == "" || total >= want || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		fmt.Fprintf(w, "\nwindow %s → s3://%s/%s — %d objects, %d window rows (%d re-emissions of the same row_id)\n",
+			wc.Name, bucket, prefix, len(res.Objects), len(rows), res.Rows-len(rows))
+		if field != "" {
+			fmt.Fprintf(w, "sum of %s over the window rows: %.0f (events counted once each: want %.0f)\n", field, total, want)
+		}
+		for i := 0; i < sample && i < len(rows); i++ {
+			b, _ := json.Marshal(rows[i])
+			fmt.Fprintf(w, "  %s\n", b)
+		}
+		if field != "" && total != want {
+			return fmt.Errorf("local report: window %s: %s sums to %.0f, want %.0f", wc.Name, field, total, want)
+		}
+	}
+	return nil
+}
+
+// latestRows keeps one row per row_id (the highest revision, if any), in
+// window order, and sums field over them.
+func latestRows(lines []string, field string) ([]map[string]any, float64) {
+	byID := map[string]map[string]any{}
+	for _, l := range lines {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil {
+			continue
+		}
+		id, _ := m["row_id"].(string)
+		if old, ok := byID[id]; ok {
+			r0, _ := old["revision"].(float64)
+			r1, _ := m["revision"].(float64)
+			if r1 <= r0 {
+				continue
+			}
+		}
+		byID[id] = m
+	}
+	rows := make([]map[string]any, 0, len(byID))
+	total := 0.0
+	for _, m := range byID {
+		rows = append(rows, m)
+		if v, ok := m[field].(float64); ok {
+			total += v
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, _ := rows[i]["window_start"].(string)
+		b, _ := rows[j]["window_start"].(string)
+		if a != b {
+			return a < b
+		}
+		return fmt.Sprint(rows[i]["row_id"]) < fmt.Sprint(rows[j]["row_id"])
+	})
+	return rows, total
+}
+
 // clearRedisLeases deletes the pipeline's lease keys (they share one hash
-// tag, see checkpoints/redis), so a re-created stream starts from scratch.
+// tag, see checkpoints/redis) and its window state, so a re-created stream
+// starts from scratch.
 func clearRedisLeases(ctx context.Context, cfg *pipeline.Config) (int, error) {
 	if len(cfg.Redis.ClusterAddrs) > 0 {
 		return 0, fmt.Errorf("local: redis.cluster_addrs is not a local stack")
@@ -233,17 +338,18 @@ func clearRedisLeases(ctx context.Context, cfg *pipeline.Config) (int, error) {
 	}
 	rc := redis.NewClient(opts)
 	defer rc.Close()
-	pattern := cfg.Redis.KeyPrefix + ":{" + cfg.Name + "}:*"
 	n := 0
-	iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
-	for iter.Next(ctx) {
-		if err := rc.Del(ctx, iter.Val()).Err(); err != nil {
-			return n, fmt.Errorf("local: delete %s: %w", iter.Val(), err)
+	for _, pattern := range []string{cfg.Redis.KeyPrefix + ":{" + cfg.Name + "}:*", cfg.Redis.KeyPrefix + ":win:{" + cfg.Name + ":*"} {
+		iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			if err := rc.Del(ctx, iter.Val()).Err(); err != nil {
+				return n, fmt.Errorf("local: delete %s: %w", iter.Val(), err)
+			}
+			n++
 		}
-		n++
-	}
-	if err := iter.Err(); err != nil {
-		return n, fmt.Errorf("local: scan %s: %w", pattern, err)
+		if err := iter.Err(); err != nil {
+			return n, fmt.Errorf("local: scan %s: %w", pattern, err)
+		}
 	}
 	return n, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	goredis "github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 
 	"github.com/shardflow/shardflow/processors/decode"
@@ -64,14 +65,35 @@ type OpsConfig struct {
 	// Listen is the address of /metrics, /healthz and /readyz (default
 	// ":9090"); "off" disables the endpoint.
 	Listen string `yaml:"listen"`
+	// EMF, when set, also writes CloudWatch Embedded Metric Format lines
+	// to stdout (the awslogs driver ships them; CloudWatch extracts the
+	// metrics without an agent or PutMetricData).
+	EMF *EMFConfig `yaml:"emf"`
+}
+
+// EMFConfig configures the CloudWatch EMF metrics lines.
+type EMFConfig struct {
+	// Namespace is the CloudWatch namespace (default "shardflow").
+	Namespace string `yaml:"namespace"`
+	// Interval between lines (default 1m).
+	Interval Duration `yaml:"interval"`
 }
 
 // RedisConfig is the Redis shared by the lease store and, later, window
 // state and enrichment. Either URL (one node or a primary) or ClusterAddrs
 // (ElastiCache cluster mode) is used.
 type RedisConfig struct {
+	// URL is redis://[:password@]host:port/db or rediss:// (TLS). A
+	// password must come from the environment (${REDIS_AUTH_TOKEN}), not
+	// be written in the file.
 	URL          string   `yaml:"url"`
 	ClusterAddrs []string `yaml:"cluster_addrs"`
+	// Password (AUTH token) for cluster_addrs, or to override the URL's;
+	// from the environment only, like the URL's.
+	Password string `yaml:"password"`
+	// TLS connects to cluster_addrs over TLS (ElastiCache in-transit
+	// encryption); for url, use rediss://.
+	TLS bool `yaml:"tls"`
 	// KeyPrefix namespaces every key shardflow writes ("sf" by default).
 	KeyPrefix string `yaml:"key_prefix"`
 }
@@ -296,6 +318,9 @@ func Load(path string) (*Config, error) {
 // Parse interpolates ${VAR} and ${VAR:-default} using lookup, decodes the
 // YAML strictly (unknown keys are errors), applies defaults and validates.
 func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
+	if err := checkNoLiteralSecrets(raw); err != nil {
+		return nil, err
+	}
 	expanded, err := interpolate(raw, lookup)
 	if err != nil {
 		return nil, err
@@ -311,6 +336,34 @@ func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// checkNoLiteralSecrets rejects a Redis password written in the file
+// itself: secrets come from the environment (which ECS fills from Secrets
+// Manager), so that pipeline files can be committed and shown.
+func checkNoLiteralSecrets(raw []byte) error {
+	var peek struct {
+		Redis struct {
+			URL      string `yaml:"url"`
+			Password string `yaml:"password"`
+		} `yaml:"redis"`
+	}
+	if yaml.Unmarshal(raw, &peek) != nil {
+		return nil // the real parse reports it
+	}
+	literal := func(s string) bool { return s != "" && !envRef.MatchString(s) }
+	var errs []error
+	if _, rest, ok := strings.Cut(peek.Redis.URL, "://"); ok {
+		if userinfo, _, ok := strings.Cut(rest, "@"); ok {
+			if _, pw, ok := strings.Cut(userinfo, ":"); ok && literal(pw) {
+				errs = append(errs, &FieldError{Path: "redis.url", Msg: "holds a literal password; take it from the environment, e.g. rediss://:${REDIS_AUTH_TOKEN}@host:6379 (on ECS, a task-definition secret from Secrets Manager)"})
+			}
+		}
+	}
+	if literal(peek.Redis.Password) {
+		errs = append(errs, &FieldError{Path: "redis.password", Msg: "is a literal; take it from the environment, e.g. ${REDIS_AUTH_TOKEN}"})
+	}
+	return errors.Join(errs...)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -492,6 +545,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Redis.URL != "" && len(c.Redis.ClusterAddrs) > 0 {
 		bad("redis", "set url or cluster_addrs, not both")
+	}
+	if e := c.Ops.EMF; e != nil && e.Interval.D() != 0 && e.Interval.D() < time.Second {
+		bad("ops.emf.interval", "must be at least 1s, got %s", e.Interval.D())
+	}
+	if c.Redis.URL != "" {
+		// The message never repeats the URL: it may hold a password.
+		if _, err := goredis.ParseURL(c.Redis.URL); err != nil {
+			bad("redis.url", "is not a valid redis:// or rediss:// URL")
+		}
+	}
+	if c.Redis.TLS && c.Redis.URL != "" {
+		bad("redis.tls", "applies to cluster_addrs; for url use rediss://")
 	}
 	if !namePattern.MatchString(c.Redis.KeyPrefix) {
 		bad("redis.key_prefix", "must be 1-64 of [a-zA-Z0-9_.-], got %q", c.Redis.KeyPrefix)

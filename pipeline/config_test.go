@@ -85,6 +85,10 @@ func TestValidateNamesFieldPaths(t *testing.T) {
 		{"csv is a format", "delivery_stream: clicks-events", "delivery_stream: x, format: csv", ""},
 		{"in flight", "delivery_stream: clicks-events", "delivery_stream: x, max_in_flight: 0", ""},
 		{"both dead letters", "outputs:", "dead_letter: {file: x, stdout: true}\noutputs:", "dead_letter:"},
+		{"literal redis password", `redis: {url: "redis://127.0.0.1:6379/0"}`, `redis: {url: "redis://:hunter2@127.0.0.1:6379/0"}`, "redis.url: holds a literal password"},
+		{"redis password from env", `redis: {url: "redis://127.0.0.1:6379/0"}`, `redis: {url: "redis://:${PW:-}@127.0.0.1:6379/0"}`, ""},
+		{"literal redis.password", `redis: {url: "redis://127.0.0.1:6379/0"}`, `redis: {url: "redis://127.0.0.1:6379/0", password: hunter2}`, "redis.password: is a literal"},
+		{"bad redis url", `redis: {url: "redis://127.0.0.1:6379/0"}`, `redis: {url: "http://x"}`, "redis.url: is not a valid"},
 		{"window ok", "outputs:", windowYAML("tumbling: 1m", "{name: n, fn: count}") + "outputs:", ""},
 		{"window only", "outputs:\n  - name: events\n    firehose: {delivery_stream: clicks-events}",
 			windowYAML("session: {gap: 30s}", "{name: n, fn: count}"), ""},
@@ -134,5 +138,26 @@ func TestValidateReportsAllProblemsAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), p) {
 			t.Errorf("error lacks %s:\n%v", p, err)
 		}
+	}
+}
+
+// A password never appears in a config error, whether written in the file
+// (rejected) or in a URL that does not parse.
+func TestConfigErrorsNeverShowPasswords(t *testing.T) {
+	for _, url := range []string{"redis://:hunter2@127.0.0.1:6379/0", "redis://:hunter2@127.0.0.1:notaport/0", "rediss://u:hunter2@[::1"} {
+		y := strings.Replace(validYAML, "redis://127.0.0.1:6379/0", url, 1)
+		_, err := Parse([]byte(y), noEnv)
+		if err == nil {
+			t.Fatalf("%s accepted", url)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("error shows the password: %v", err)
+		}
+	}
+	env := map[string]string{"PW": "hunter2"}
+	y := strings.Replace(validYAML, "redis://127.0.0.1:6379/0", "redis://:${PW}@127.0.0.1:notaport/0", 1)
+	_, err := Parse([]byte(y), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad URL with a password from the environment: err = %v", err)
 	}
 }

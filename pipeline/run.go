@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	"github.com/shardflow/shardflow/internal/opsserver"
 	"github.com/shardflow/shardflow/internal/statuspage"
 	"github.com/shardflow/shardflow/metrics"
+	"github.com/shardflow/shardflow/metrics/emf"
 	"github.com/shardflow/shardflow/metrics/prom"
 	"github.com/shardflow/shardflow/metrics/redishook"
 	"github.com/shardflow/shardflow/processors/decode"
@@ -47,6 +50,9 @@ type Options struct {
 	Allocator memory.Allocator
 	// Hooks, if set, receives measurements besides the Prometheus adapter.
 	Hooks metrics.Hooks
+	// EMFOutput receives the CloudWatch EMF lines when ops.emf is set
+	// (default os.Stdout).
+	EMFOutput io.Writer
 }
 
 // Pipeline is one running pipeline: a consumer feeding decode and outputs.
@@ -76,6 +82,7 @@ type Pipeline struct {
 	hooks    metrics.Hooks
 	prom     *prom.Metrics
 	status   *statuspage.Collector
+	emf      *emf.Writer
 	ops      *opsserver.Server
 	draining atomic.Bool
 }
@@ -113,7 +120,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline %s: metrics: %w", cfg.Name, err)
 	}
 	p.status = statuspage.New(statuspage.Options{Pipeline: cfg.Name, Worker: opts.WorkerID})
-	p.hooks = metrics.Join(p.prom, p.status, opts.Hooks)
+	var emfHooks metrics.Hooks
+	if e := cfg.Ops.EMF; e != nil {
+		if p.emf, err = emf.New(emf.Options{Pipeline: cfg.Name, Namespace: e.Namespace, Interval: e.Interval.D(),
+			Output: opts.EMFOutput, Logger: log}); err != nil {
+			return nil, fmt.Errorf("pipeline %s: ops.emf: %w", cfg.Name, err)
+		}
+		emfHooks = p.emf
+	}
+	p.hooks = metrics.Join(p.prom, p.status, emfHooks, opts.Hooks)
 	if cfg.Redis.URL != "" || len(cfg.Redis.ClusterAddrs) > 0 {
 		if p.redis, err = redisClient(cfg.Redis); err != nil {
 			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
@@ -400,13 +415,21 @@ func (p *Pipeline) leaseStore(ctx context.Context, ac aws.Config) (consumer.Stor
 }
 
 // redisClient connects to one node (url) or a cluster (cluster_addrs).
+// The URL's password never appears in an error.
 func redisClient(c RedisConfig) (redis.UniversalClient, error) {
 	if len(c.ClusterAddrs) > 0 {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.ClusterAddrs}), nil
+		o := &redis.ClusterOptions{Addrs: c.ClusterAddrs, Password: c.Password}
+		if c.TLS {
+			o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		return redis.NewClusterClient(o), nil
 	}
 	opts, err := redis.ParseURL(c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, errors.New("redis.url is not a valid redis:// or rediss:// URL")
+	}
+	if c.Password != "" {
+		opts.Password = c.Password
 	}
 	return redis.NewClient(opts), nil
 }
@@ -485,6 +508,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.decoders = nil
 	p.decMu.Unlock()
 	p.logProgress("stopped")
+	if p.emf != nil {
+		if err := p.emf.Close(drainCtx); err != nil {
+			errs = append(errs, fmt.Errorf("emf: %w", err))
+		}
+	}
 	p.stopOps()
 	return errors.Join(errs...)
 }

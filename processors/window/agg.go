@@ -92,12 +92,55 @@ func compileAggregate(schema *arrow.Schema, a Aggregate) (aggPlan, error) {
 // window. n counts the values folded in (rows for count of rows); i, f and
 // s hold the value by kind; t is the event time of first/last.
 type state struct {
-	n   int64
-	i   int64
-	f   float64
-	s   string
-	t   int64
-	hll *hyperloglog.Sketch
+	n int64
+	i int64
+	f float64
+	s string
+	t int64
+	// count_distinct: the distinct value hashes while there are few
+	// (exact, and far cheaper than a sketch per group per flush), then a
+	// HyperLogLog sketch.
+	hashes []uint64
+	hll    *hyperloglog.Sketch
+}
+
+// maxExactHashes is how many distinct hashes a count_distinct state keeps
+// before it turns into a sketch.
+const maxExactHashes = 128
+
+// addHash folds one value hash into a count_distinct state.
+func (st *state) addHash(h uint64) {
+	if st.hll != nil {
+		st.hll.InsertHash(h)
+		return
+	}
+	for _, x := range st.hashes {
+		if x == h {
+			return
+		}
+	}
+	if len(st.hashes) < maxExactHashes {
+		if st.hashes == nil {
+			st.hashes = make([]uint64, 0, 4)
+		}
+		st.hashes = append(st.hashes, h)
+		return
+	}
+	st.hll = hyperloglog.New14()
+	for _, x := range st.hashes {
+		st.hll.InsertHash(x)
+	}
+	st.hashes = nil
+	st.hll.InsertHash(h)
+}
+
+// distinct is a count_distinct state's estimate (exact while it holds
+// hashes).
+func (st *state) distinct() int64 {
+	if st.hll != nil {
+		return int64(st.hll.Estimate())
+	}
+	return int64(len(st.hashes))
 }
 
 // column gives typed access to one input column of a batch.
@@ -227,10 +270,7 @@ func (p *aggPlan) add(st *state, v value, ts int64) {
 			st.t = ts
 		}
 	case CountDistinct:
-		if st.hll == nil {
-			st.hll = hyperloglog.New14()
-		}
-		st.hll.InsertHash(hashValue(p.kind, v))
+		st.addHash(hashValue(p.kind, v))
 	}
 	st.n++
 }
@@ -256,13 +296,20 @@ func (p *aggPlan) merge(dst, src *state) error {
 		p.add(dst, src.val(), src.t)
 		dst.n = n
 	case CountDistinct:
-		if dst.hll == nil {
-			dst.hll = hyperloglog.New14()
-		}
 		if src.hll != nil {
+			if dst.hll == nil {
+				dst.hll = hyperloglog.New14()
+				for _, x := range dst.hashes {
+					dst.hll.InsertHash(x)
+				}
+				dst.hashes = nil
+			}
 			if err := dst.hll.Merge(src.hll); err != nil {
 				return fmt.Errorf("aggregate %s: merge sketches: %w", p.Name, err)
 			}
+		}
+		for _, x := range src.hashes {
+			dst.addHash(x)
 		}
 	}
 	dst.n += src.n

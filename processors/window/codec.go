@@ -144,10 +144,20 @@ func (p *aggPlan) appendState(dst []byte, st *state) ([]byte, error) {
 		dst = appendValue(dst, p.kind, st)
 		dst = binary.AppendVarint(dst, st.t)
 	case CountDistinct:
+		// 0, count, hashes (8 bytes each) | 1, length, sketch.
+		if st.hll == nil {
+			dst = append(dst, 0)
+			dst = binary.AppendUvarint(dst, uint64(len(st.hashes)))
+			for _, h := range st.hashes {
+				dst = binary.LittleEndian.AppendUint64(dst, h)
+			}
+			break
+		}
 		b, err := st.hll.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("aggregate %s: encode sketch: %w", p.Name, err)
 		}
+		dst = append(dst, 1)
 		dst = binary.AppendUvarint(dst, uint64(len(b)))
 		dst = append(dst, b...)
 	}
@@ -227,6 +237,22 @@ func (r *deltaReader) state(p *aggPlan, st *state) error {
 		r.value(p.kind, st)
 		st.t = r.varint()
 	case CountDistinct:
+		tag := r.bytes(1)
+		if r.err != nil {
+			return nil
+		}
+		if tag[0] == 0 {
+			n := r.uvarint()
+			raw := r.bytes(8 * n)
+			if r.err != nil {
+				return nil
+			}
+			st.hashes = make([]uint64, n)
+			for i := range st.hashes {
+				st.hashes[i] = binary.LittleEndian.Uint64(raw[8*i:])
+			}
+			return nil
+		}
 		raw := r.bytes(r.uvarint())
 		if r.err != nil {
 			return nil

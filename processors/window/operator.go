@@ -74,9 +74,15 @@ type shardState struct {
 	rows     int
 	since    time.Time // when the oldest pending batch arrived
 	keyBuf   []byte
-	cols     []column
-	gcols    []column
-	blob     []byte
+	// keys interns group keys across flushes (bounded): a group seen
+	// before costs no allocation for its map key.
+	keys map[string]string
+	// slab hands out aggregate state slices (one allocation per many
+	// groups); dropped with the partials it backs.
+	slab  []state
+	cols  []column
+	gcols []column
+	blob  []byte
 }
 
 // New builds an operator on opts.Schema and starts its flush ticker.
@@ -253,8 +259,12 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 		s.gcols = append(s.gcols, newColumn(rec.Column(c)))
 	}
 	tcol := newColumn(rec.Column(op.timeCol))
+	// Rows of a batch are in shard order: only a batch that straddles the
+	// applied mark needs a comparison per row.
+	straddles := len(pb.origins) == n && n > 0 && s.mark.seq != "" &&
+		(position{pb.origins[0].SequenceNumber, pb.origins[0].SubSequence}).cmp(s.mark) <= 0
 	for row := range n {
-		if row < len(pb.origins) {
+		if straddles {
 			o := &pb.origins[row]
 			if (position{o.SequenceNumber, o.SubSequence}).cmp(s.mark) <= 0 {
 				continue // applied already (replay after a takeover)
@@ -298,8 +308,8 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 			}
 			states, ok := groups[string(s.keyBuf)]
 			if !ok {
-				states = make([]state, len(op.plans))
-				groups[string(s.keyBuf)] = states
+				states = s.newStates(len(op.plans))
+				groups[s.intern(s.keyBuf)] = states
 			}
 			op.foldRow(s, states, ts, row)
 		}
@@ -319,6 +329,30 @@ func (op *Operator) tooLate(end, closed int64) bool {
 		return end <= closed-op.updateUS
 	}
 	return end <= closed
+}
+
+// maxInterned bounds a shard's interned group keys.
+const maxInterned = 1 << 18
+
+func (s *shardState) intern(key []byte) string {
+	if k, ok := s.keys[string(key)]; ok {
+		return k
+	}
+	if s.keys == nil || len(s.keys) >= maxInterned {
+		s.keys = make(map[string]string, 1024)
+	}
+	k := string(key)
+	s.keys[k] = k
+	return k
+}
+
+func (s *shardState) newStates(n int) []state {
+	if len(s.slab) < n {
+		s.slab = make([]state, 512*n)
+	}
+	st := s.slab[:n:n]
+	s.slab = s.slab[n:]
+	return st
 }
 
 // foldRow folds one row's values into a group's states.

@@ -145,11 +145,7 @@ func (p *aggPlan) appendResult(bld array.Builder, st *state) {
 	case Count:
 		bld.(*array.Int64Builder).Append(st.n)
 	case CountDistinct:
-		var est uint64
-		if st.hll != nil {
-			est = st.hll.Estimate()
-		}
-		bld.(*array.Int64Builder).Append(int64(est))
+		bld.(*array.Int64Builder).Append(st.distinct())
 	case Avg:
 		if st.n == 0 {
 			bld.AppendNull()

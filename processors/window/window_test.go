@@ -184,6 +184,11 @@ type windowKey struct {
 
 // reference computes the expected rows over every event not dead-lettered.
 func reference(evs []event, lateSeqs map[string]bool) map[windowKey]resultRow {
+	return referenceHopping(evs, lateSeqs, time.Minute, time.Minute)
+}
+
+// referenceHopping is reference for windows of size starting every slide.
+func referenceHopping(evs []event, lateSeqs map[string]bool, size, slide time.Duration) map[windowKey]resultRow {
 	type acc struct {
 		resultRow
 		n                   int64
@@ -197,30 +202,32 @@ func reference(evs []event, lateSeqs map[string]bool) map[windowKey]resultRow {
 			continue
 		}
 		ts := e.TS.Truncate(time.Millisecond)
-		k := windowKey{ts.Truncate(time.Minute), e.Country, e.Page}
-		a := accs[k]
-		if a == nil {
-			a = &acc{distinct: map[string]bool{}}
-			a.start, a.country, a.page = k.start, k.country, k.page
-			accs[k] = a
+		for start := ts.Truncate(slide); start.After(ts.Add(-size)); start = start.Add(-slide) {
+			k := windowKey{start, e.Country, e.Page}
+			a := accs[k]
+			if a == nil {
+				a = &acc{distinct: map[string]bool{}}
+				a.start, a.country, a.page = k.start, k.country, k.page
+				accs[k] = a
+			}
+			user := fmt.Sprintf("u-%d", e.UserID)
+			a.clicks++
+			a.revenue += e.Price
+			if !a.any || e.Price < a.minP {
+				a.minP = e.Price
+			}
+			if !a.any || e.Price > a.maxP {
+				a.maxP = e.Price
+			}
+			if !a.any || ts.Before(a.firstTS) || ts.Equal(a.firstTS) && user < a.first {
+				a.first, a.firstTS = user, ts
+			}
+			if !a.any || ts.After(a.lastTS) || ts.Equal(a.lastTS) && user > a.last {
+				a.last, a.lastTS = user, ts
+			}
+			a.any = true
+			a.distinct[user] = true
 		}
-		user := fmt.Sprintf("u-%d", e.UserID)
-		a.clicks++
-		a.revenue += e.Price
-		if !a.any || e.Price < a.minP {
-			a.minP = e.Price
-		}
-		if !a.any || e.Price > a.maxP {
-			a.maxP = e.Price
-		}
-		if !a.any || ts.Before(a.firstTS) || ts.Equal(a.firstTS) && user < a.first {
-			a.first, a.firstTS = user, ts
-		}
-		if !a.any || ts.After(a.lastTS) || ts.Equal(a.lastTS) && user > a.last {
-			a.last, a.lastTS = user, ts
-		}
-		a.any = true
-		a.distinct[user] = true
 	}
 	out := map[windowKey]resultRow{}
 	for k, a := range accs {
@@ -668,4 +675,59 @@ func TestLateRowsUpdateWindows(t *testing.T) {
 		t.Fatal("no window was updated: the test did not exercise late rows")
 	}
 	t.Logf("events %d, rows %d, update rows emitted %d", len(evs), len(r.out.rows), updates)
+}
+
+// Hopping windows (1 minute every 20 s) over two workers and four shards:
+// each row counts in its three windows; equal to the reference.
+func TestHoppingWindowsMatchReference(t *testing.T) {
+	env := testenv.Load(t)
+	client, prefix := env.Redis(t)
+	r := newRig(t, client, prefix, 4)
+	// The last windows end 40 s after the last event: the quiet stream's
+	// watermark gets there on a clock running five times faster.
+	t0 := time.Now()
+	r.options = func(o *Options) {
+		o.Slide = 20 * time.Second
+		o.Now = func() time.Time { return t0.Add(5 * time.Since(t0)) }
+	}
+	evs := generate(12_000, 4, 8)
+	a, b := r.worker("worker-a", r.out), r.worker("worker-b", r.out)
+	a.emit.Start()
+	b.emit.Start()
+	var wg sync.WaitGroup
+	for i, s := range r.shards {
+		w := a
+		if i >= 2 {
+			w = b
+		}
+		bs := batches(t, evs, s.ID, 50)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feed(t, w.op, bs, time.Duration(10+3*i)*time.Millisecond)
+		}()
+	}
+	wg.Wait()
+	waitEmitted(t, lastWindowEnd(evs).Add(40*time.Second), a.emit, b.emit)
+	for _, w := range []*worker{a, b} {
+		if err := w.emit.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.op.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := lateSet(t, readDeadLetters(t, r.dlPath))
+	compare(t, r.out, referenceHopping(evs, late, time.Minute, 20*time.Second))
+	var counted int64
+	for id, n := range r.out.times {
+		if n != 1 {
+			t.Errorf("row %s emitted %d times", id, n)
+		}
+		counted += r.out.rows[id].clicks
+	}
+	if counted != 3*int64(len(evs)-len(late)) {
+		t.Fatalf("counted %d, want 3 × (%d events − %d late)", counted, len(evs), len(late))
+	}
+	t.Logf("events %d, late %d, rows %d", len(evs), len(late), len(r.out.rows))
 }

@@ -10,7 +10,10 @@ import (
 // every concurrent Process call of one lookup. A batch takes the lock twice:
 // once to look up all its distinct keys, once to store what it fetched.
 type cache struct {
-	mu         sync.Mutex
+	// mu is held shared to look keys up and exclusively to reorder the
+	// list and to store: lookups of concurrent batches (one per shard)
+	// run in parallel, and the exclusive part is only the list moves.
+	mu         sync.RWMutex
 	size       int
 	m          map[string]*node
 	head, tail *node // head is the most recently used
@@ -29,9 +32,14 @@ func newCache(size int) *cache {
 
 // lookup sets entries[i] for every key found and not expired at now, and
 // returns the indices of the other keys appended to missed.
+//
+// The hits are then moved to the front in key order, as if each had been
+// touched when found; a hit evicted by a concurrent put in between is not
+// moved (it is no longer cached), and its entry is still used for this
+// batch, as a lookup under one exclusive lock would have used it.
 func (c *cache) lookup(keys []string, entries []*entry, now time.Time, missed []int32) []int32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	hits, base := 0, len(missed)
+	c.mu.RLock()
 	for i, k := range keys {
 		n := c.m[k]
 		if n == nil || !now.Before(n.expires) {
@@ -39,7 +47,23 @@ func (c *cache) lookup(keys []string, entries []*entry, now time.Time, missed []
 			continue
 		}
 		entries[i] = n.e
-		c.touch(n)
+		hits++
+	}
+	c.mu.RUnlock()
+	if hits == 0 {
+		return missed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := base // index into missed, whose new part is in key order
+	for i, k := range keys {
+		if m < len(missed) && int(missed[m]) == i {
+			m++
+			continue
+		}
+		if n := c.m[k]; n != nil {
+			c.touch(n)
+		}
 	}
 	return missed
 }
@@ -76,8 +100,8 @@ func (c *cache) put(items []store) {
 
 // len returns the number of cached keys.
 func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return len(c.m)
 }
 

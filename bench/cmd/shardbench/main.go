@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -25,12 +26,46 @@ func main() {
 	paced := flag.Duration("paced", 10*time.Second, "duration of the paced 64- and 16-shard runs")
 	only := flag.String("only", "", `"table" or "shards" to run one part`)
 	match := flag.String("run", "", "only table paths whose name contains this; the path of the shard runs (default decode+redis+ndjson+csv)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	blockProfile := flag.String("blockprofile", "", "write blocking and mutex-contention profiles to this file (.block, .mutex)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "shardbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *blockProfile != "" {
+		runtime.SetBlockProfileRate(int(time.Microsecond))
+		runtime.SetMutexProfileFraction(10)
+		defer writeProfiles(*blockProfile)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *events, *batch, *shards, *pool, *paced, *only, *match); err != nil {
 		fmt.Fprintln(os.Stderr, "shardbench:", err)
+		stop()
+		pprof.StopCPUProfile()
 		os.Exit(1)
+	}
+}
+
+func writeProfiles(base string) {
+	for _, name := range []string{"block", "mutex"} {
+		f, err := os.Create(base + "." + name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "shardbench:", err)
+			continue
+		}
+		if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "shardbench:", err)
+		}
+		f.Close()
 	}
 }
 

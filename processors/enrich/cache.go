@@ -7,8 +7,9 @@ import (
 )
 
 // cache is a size-bounded LRU of entries with per-entry expiry, shared by
-// every concurrent Process call of one lookup. A batch takes the lock twice:
-// once to look up all its distinct keys, once to store what it fetched.
+// every concurrent Process call of one lookup. A batch takes the lock shared
+// to look up all its distinct keys, then exclusively to move its hits to the
+// front, and exclusively once more to store what it fetched.
 type cache struct {
 	// mu is held shared to look keys up and exclusively to reorder the
 	// list and to store: lookups of concurrent batches (one per shard)

@@ -116,6 +116,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{cfg: cfg, log: log, mem: opts.Allocator, decoders: map[string]*decode.Decoder{}}
+	built := false
+	defer func() {
+		if !built {
+			p.closeBuilt()
+		}
+	}()
 	if p.prom, err = prom.New(prom.Options{Pipeline: cfg.Name}); err != nil {
 		return nil, fmt.Errorf("pipeline %s: metrics: %w", cfg.Name, err)
 	}
@@ -212,7 +218,37 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 	}
+	built = true
 	return p, nil
+}
+
+// closeBuilt stops and releases whatever New built before it failed, so
+// that a failed New leaves no goroutine or connection behind.
+func (p *Pipeline) closeBuilt() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, w := range p.windows {
+		_ = w.op.Close(ctx)
+		_ = w.out.Close(ctx)
+	}
+	for _, o := range p.outputs {
+		_ = o.Close(ctx)
+	}
+	if p.dead != nil {
+		_ = p.dead.Close(ctx)
+	}
+	for _, t := range p.transforms {
+		_ = t.Close(ctx)
+	}
+	if p.stopSIGHUP != nil {
+		p.stopSIGHUP()
+	}
+	if p.emf != nil {
+		_ = p.emf.Close(ctx)
+	}
+	if p.redis != nil {
+		_ = p.redis.Close()
+	}
 }
 
 // buildTransforms builds the configured transforms in order, each on the
@@ -325,6 +361,7 @@ func (p *Pipeline) newWindow(ac aws.Config, fh *firehose.Client, wc WindowConfig
 	}
 	out, err := p.newOutput(ac, fh, wc.Output, op.ResultSchema())
 	if err != nil {
+		_ = op.Close(context.Background())
 		return fmt.Errorf("output %s: %w", wc.Output.Name, err)
 	}
 	em, err := op.NewEmitter(window.EmitterOptions{
@@ -343,6 +380,8 @@ func (p *Pipeline) newWindow(ac aws.Config, fh *firehose.Client, wc WindowConfig
 		},
 	})
 	if err != nil {
+		_ = op.Close(context.Background())
+		_ = out.Close(context.Background())
 		return err
 	}
 	p.windows = append(p.windows, windowRun{name: wc.Name, op: op, emit: em, out: out})

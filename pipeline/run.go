@@ -619,6 +619,17 @@ func (p *Pipeline) logProgress(msg string) {
 		args = append(args, slog.Group(p.firehoseNames[i], "rows", f.Rows, "records", f.Records,
 			"billed_bytes", f.BilledBytes, "retries", f.Retries, "failed_records", f.FailedRecords))
 	}
+	for _, w := range p.windows {
+		st := w.emit.Stats()
+		g := []any{"emitter", st.Holding, "rows", st.Rows, "updates", st.Updates}
+		if !st.Watermark.IsZero() {
+			g = append(g, "watermark", st.Watermark.Format(time.RFC3339))
+		}
+		if !st.Emitted.IsZero() {
+			g = append(g, "emitted_through", st.Emitted.Format(time.RFC3339))
+		}
+		args = append(args, slog.Group("window_"+w.name, g...))
+	}
 	if err := p.Healthy(); err != nil {
 		args = append(args, "unhealthy", err.Error())
 	}

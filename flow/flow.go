@@ -33,7 +33,9 @@ type RowOrigin struct {
 
 // Batch is a columnar batch plus its provenance. Record row i came from
 // Origins[i]. The producer of a Batch owns one reference to Record; a stage
-// that keeps it beyond a call must Retain it.
+// that keeps it beyond a call must Retain it. Origins is read-only once the
+// batch is made (producers allocate it per batch), so a stage or output may
+// keep the slice without copying it.
 type Batch struct {
 	Record  arrow.RecordBatch
 	Shard   string

@@ -355,6 +355,9 @@ func (p *Pipeline) newWindow(ac aws.Config, fh *firehose.Client, wc WindowConfig
 	o := wc.Options(p.cfg.Name)
 	o.Schema, o.Redis, o.KeyPrefix, o.DeadLetter = schema, p.redis, p.cfg.Redis.KeyPrefix, p.dead
 	o.Hooks, o.Logger, o.Allocator = p.hooks, p.log, p.mem
+	// Flush before the shard runs out of batches in flight, so that it
+	// never waits for the flush timer to read on.
+	o.FlushBatches = max(1, p.cfg.Source.MaxInFlightBatches/2)
 	op, err := window.New(o)
 	if err != nil {
 		return err

@@ -90,6 +90,14 @@ func Scenarios() []Scenario {
 		{Name: "decode+redis+derive+ndjson+csv", Redis: true, Spec: func(env *Env) Spec {
 			return Spec{Fields: ClickFields, Stages: []StageFunc{redisPlan(env), Exprs(DeriveNet)}, Outputs: []OutputFunc{NDJSON, CSV}}
 		}},
+		// The reference path of issue #8: decode → enrich → 1-minute window
+		// by (country, page); window state in the private Redis.
+		{Name: "decode+static+window", Redis: true, Spec: func(env *Env) Spec {
+			return Spec{Fields: ClickFields, Stages: []StageFunc{static(env)}, Outputs: []OutputFunc{ReferenceWindow(env.Redis.Client)}}
+		}},
+		{Name: "decode+redis+window", Redis: true, Spec: func(env *Env) Spec {
+			return Spec{Fields: ClickFields, Stages: []StageFunc{redisPlan(env)}, Outputs: []OutputFunc{ReferenceWindow(env.Redis.Client)}}
+		}},
 	}
 }
 

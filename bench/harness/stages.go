@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -15,6 +16,7 @@ import (
 	"github.com/shardflow/shardflow/processors/decode"
 	"github.com/shardflow/shardflow/processors/enrich"
 	"github.com/shardflow/shardflow/processors/transform"
+	"github.com/shardflow/shardflow/processors/window"
 	"github.com/shardflow/shardflow/sinks/encode"
 )
 
@@ -118,4 +120,25 @@ func CSV(mem memory.Allocator, in *arrow.Schema) (flow.Output, error) {
 		return nil, err
 	}
 	return NewEncode(enc), nil
+}
+
+// ReferenceWindow is the reference aggregation: 1-minute tumbling
+// windows by (country, page) with count, sum(price) and approximate
+// distinct users, its state in rdb under the key prefix "bench". It plugs
+// in as an output (window operators are flow.Outputs); no emitter runs, so
+// the figures are the per-record path (emission is per window, not per
+// record).
+func ReferenceWindow(rdb redis.UniversalClient) OutputFunc {
+	return func(mem memory.Allocator, in *arrow.Schema) (flow.Output, error) {
+		return window.New(window.Options{
+			Pipeline: "bench", Name: "per_page", Schema: in, TimeColumn: "ts", Size: time.Minute,
+			GroupBy: []string{"country", "page"}, MaxOutOfOrderness: 30 * time.Second,
+			Aggregates: []window.Aggregate{
+				{Name: "clicks", Func: window.Count},
+				{Name: "revenue", Func: window.Sum, Column: "price"},
+				{Name: "users", Func: window.CountDistinct, Column: "user_id"},
+			},
+			Redis: rdb, KeyPrefix: "bench", DeadLetter: &DeadLetters{}, Allocator: mem,
+		})
+	}
 }

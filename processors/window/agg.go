@@ -120,7 +120,7 @@ func (st *state) addHash(h uint64) {
 		}
 	}
 	if len(st.hashes) < maxExactHashes {
-		if st.hashes == nil {
+		if cap(st.hashes) == 0 {
 			st.hashes = make([]uint64, 0, 4)
 		}
 		st.hashes = append(st.hashes, h)

@@ -77,12 +77,15 @@ type shardState struct {
 	// keys interns group keys across flushes (bounded): a group seen
 	// before costs no allocation for its map key.
 	keys map[string]string
-	// slab hands out aggregate state slices (one allocation per many
-	// groups); dropped with the partials it backs.
-	slab  []state
-	cols  []column
-	gcols []column
-	blob  []byte
+	// chunks hand out aggregate state slices (one allocation per many
+	// groups), reused after each flush; spare holds cleared group maps.
+	chunks [][]state
+	ci     int // current chunk
+	used   int // states used in chunks[ci]
+	spare  []map[string][]state
+	cols   []column
+	gcols  []column
+	blob   []byte
 }
 
 // New builds an operator on opts.Schema and starts its flush ticker.
@@ -169,8 +172,8 @@ func (op *Operator) shard(id string) *shardState {
 }
 
 // Write aggregates b's rows into its shard's partials. It flushes inline
-// when the shard holds FlushRows rows or its oldest row waited
-// FlushInterval.
+// when the shard holds FlushRows rows or FlushBatches batches, or its
+// oldest row waited FlushInterval.
 func (op *Operator) Write(ctx context.Context, b *flow.Batch, ack flow.Ack) error {
 	if b.Rows() == 0 {
 		ack(nil)
@@ -185,13 +188,13 @@ func (op *Operator) Write(ctx context.Context, b *flow.Batch, ack flow.Ack) erro
 		}
 	}
 	b.Record.Retain()
-	pb := pendingBatch{rec: b.Record, origins: append([]flow.RowOrigin(nil), b.Origins...), ack: ack, closedAt: s.closed}
+	pb := pendingBatch{rec: b.Record, origins: b.Origins, ack: ack, closedAt: s.closed}
 	if len(s.pending) == 0 {
 		s.since = op.o.Now()
 	}
 	s.pending = append(s.pending, pb)
 	op.aggregate(s, &s.pending[len(s.pending)-1], true)
-	if s.rows >= op.o.FlushRows || op.o.Now().Sub(s.since) >= op.o.FlushInterval {
+	if s.rows >= op.o.FlushRows || len(s.pending) >= op.o.FlushBatches || op.o.Now().Sub(s.since) >= op.o.FlushInterval {
 		// Past the row bound, wait (back-pressure) rather than let
 		// memory grow while Redis is away.
 		must := s.rows >= 2*op.o.FlushRows
@@ -303,7 +306,11 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 				if s.windows == nil {
 					s.windows = map[int64]map[string][]state{}
 				}
-				groups = map[string][]state{}
+				if n := len(s.spare); n > 0 {
+					groups, s.spare = s.spare[n-1], s.spare[:n-1]
+				} else {
+					groups = map[string][]state{}
+				}
 				s.windows[start] = groups
 			}
 			states, ok := groups[string(s.keyBuf)]
@@ -347,12 +354,49 @@ func (s *shardState) intern(key []byte) string {
 }
 
 func (s *shardState) newStates(n int) []state {
-	if len(s.slab) < n {
-		s.slab = make([]state, 512*n)
+	if len(s.chunks) == 0 || s.used+n > len(s.chunks[s.ci]) {
+		if len(s.chunks) > 0 {
+			s.ci++
+		}
+		if s.ci == len(s.chunks) {
+			s.chunks = append(s.chunks, make([]state, 1024*n))
+		}
+		s.used = 0
 	}
-	st := s.slab[:n:n]
-	s.slab = s.slab[n:]
+	st := s.chunks[s.ci][s.used : s.used+n : s.used+n]
+	s.used += n
 	return st
+}
+
+// maxSpareChunks bounds the state chunks a shard keeps between flushes.
+const maxSpareChunks = 64
+
+// resetPartials forgets the partials (after a flush, or to rebuild them),
+// keeping their memory for the next ones.
+func (s *shardState) resetPartials() {
+	for start, groups := range s.windows {
+		clear(groups)
+		s.spare = append(s.spare, groups)
+		delete(s.windows, start)
+	}
+	if len(s.chunks) > 0 {
+		// Zero the states but keep their hash slices' memory.
+		reset := func(sts []state) {
+			for i := range sts {
+				sts[i] = state{hashes: sts[i].hashes[:0]}
+			}
+		}
+		for i := 0; i < s.ci; i++ {
+			reset(s.chunks[i])
+		}
+		reset(s.chunks[s.ci][:s.used])
+		if len(s.chunks) > maxSpareChunks {
+			s.chunks = s.chunks[:maxSpareChunks]
+		}
+		s.ci, s.used = 0, 0
+	}
+	s.sessions = nil
+	s.rows, s.hasTS, s.maxTS, s.updates = 0, false, 0, 0
 }
 
 // foldRow folds one row's values into a group's states.
@@ -397,7 +441,7 @@ func (op *Operator) deadLetter(shard string, pb *pendingBatch, row int, reason s
 // rebuild recomputes the shard's partials from its pending batches after
 // the mark or the closed bound moved.
 func (op *Operator) rebuild(s *shardState) {
-	s.windows, s.sessions, s.rows, s.hasTS, s.maxTS, s.updates = nil, nil, 0, false, 0, 0
+	s.resetPartials()
 	for i := range s.pending {
 		op.aggregate(s, &s.pending[i], false)
 	}
@@ -516,7 +560,8 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 			pb.ack(nil)
 		}
 		clear(s.pending)
-		s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS, s.updates = s.pending[:0], nil, nil, 0, false, 0, 0
+		s.pending = s.pending[:0]
+		s.resetPartials()
 		return nil
 	case "conflict":
 		op.log.Warn("shard's window mark moved under this worker; rebuilding from it",
@@ -607,7 +652,8 @@ func (op *Operator) dropLocked(s *shardState, err error) {
 		pb.ack(err)
 	}
 	clear(s.pending)
-	s.pending, s.windows, s.sessions, s.rows, s.hasTS, s.maxTS, s.updates = s.pending[:0], nil, nil, 0, false, 0, 0
+	s.pending = s.pending[:0]
+	s.resetPartials()
 	s.dead, s.late, s.loaded, s.to, s.closed = s.dead[:0], 0, false, position{}, math.MinInt64
 }
 

@@ -94,6 +94,11 @@ type Options struct {
 	// FlushRows flushes a shard early once it holds this many rows.
 	// Default 100,000.
 	FlushRows int
+	// FlushBatches flushes a shard early once it holds this many batches
+	// (default 4). Set it below the consumer's batches in flight per shard
+	// (the pipeline uses half of source.max_in_flight_batches), or a shard
+	// waits for the flush timer before it may read on.
+	FlushBatches int
 	// Redis holds the window state; KeyPrefix namespaces the keys.
 	Redis     redis.UniversalClient
 	KeyPrefix string
@@ -126,6 +131,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushRows == 0 {
 		o.FlushRows = 100_000
+	}
+	if o.FlushBatches <= 0 {
+		o.FlushBatches = 4
 	}
 	o.Hooks = metrics.OrNop(o.Hooks)
 	if o.Logger == nil {

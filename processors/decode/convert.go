@@ -44,7 +44,7 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 		if sl.kind != kindString {
 			return d.mismatch(c, sl)
 		}
-		if !utf8.Valid(raw) {
+		if !sl.ascii && !utf8.Valid(raw) {
 			return reason(ReasonInvalidUTF8, c.name)
 		}
 		if !sl.esc {

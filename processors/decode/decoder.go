@@ -5,32 +5,33 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/shardflow/shardflow/flow"
 )
 
 // Decoder turns JSON records into Arrow record batches of one declared
-// schema. It keeps its builders, scanner and scratch buffers between calls,
-// so it must be used by one goroutine at a time: one Decoder per shard
+// schema. It keeps its column buffers, scanner and scratch buffers between
+// calls, so it must be used by one goroutine at a time: one Decoder per shard
 // processor. Call Release when done with it.
 type Decoder struct {
 	schema *arrow.Schema
-	rb     *array.RecordBuilder
+	mem    memory.Allocator
 	root   *node
 	cols   []column
 	sc     scanner
-	// vals holds one record's converted values until all columns succeeded:
-	// builders are appended to only then, so a record rejected half-way
-	// leaves nothing behind and all builders keep equal lengths.
-	vals   []value
+	rows   int    // rows of the current batch appended to every column
 	strBuf []byte // unescaped strings of the current record
 }
 
-// column is one declared field, resolved.
+// column is one declared field, resolved, and its values in the batch being
+// decoded.
 type column struct {
 	name     string
 	path     string
 	typ      FieldType
+	dt       arrow.DataType
 	nullable bool
 	want     string // the expected type, as reasons name it
 	format   tsFormat
@@ -40,15 +41,17 @@ type column struct {
 	hasDef   bool
 	def      value
 
-	builder array.Builder
-	// The typed builder, so appending needs no type assertion per value.
-	str *array.StringBuilder
-	i64 *array.Int64Builder
-	f64 *array.Float64Builder
-	boo *array.BooleanBuilder
-	ts  *array.TimestampBuilder
-
-	bytesPerRow int // string data per row in the previous batch
+	// The current batch's values, in plain Go slices that are reused from
+	// batch to batch: appending to them is cheaper than to Arrow builders,
+	// and a record rejected half-way is undone by truncating them. Arrow
+	// buffers from the allocator are made, at their exact size, only when
+	// the batch is complete.
+	offs  []int32 // String: rows+1 offsets into data
+	data  []byte  // String: the values, concatenated
+	ints  []int64 // Int64 and Timestamp (micros)
+	flts  []float64
+	bools []bool
+	valid []bool // nullable columns only: false for a null row
 }
 
 // value is one converted value: i holds int64, timestamp micros and bools.
@@ -66,12 +69,15 @@ type value struct {
 // Schema returns the Arrow schema of the batches Decode returns.
 func (d *Decoder) Schema() *arrow.Schema { return d.schema }
 
-// Release frees the builders' memory. The Decoder must not be used afterwards.
+// Release frees the Decoder's buffers. The Decoder must not be used
+// afterwards. (They are Go memory: the batches Decode returned hold all the
+// allocator's memory, and are independent of it.)
 func (d *Decoder) Release() {
-	if d.rb != nil {
-		d.rb.Release()
-		d.rb = nil
+	for i := range d.cols {
+		c := &d.cols[i]
+		c.offs, c.data, c.ints, c.flts, c.bools, c.valid = nil, nil, nil, nil, nil, nil
 	}
+	d.strBuf = nil
 }
 
 // Decode turns one shard's records (one KCL ProcessRecords call) into one
@@ -84,19 +90,9 @@ func (d *Decoder) Release() {
 // len(rows) + len(deadLetters) == len(recs), always. b.Record is never nil
 // (it may have 0 rows); the caller owns it and must Release it.
 func (d *Decoder) Decode(shard string, recs []flow.SourceRecord) (b *flow.Batch, deadLetters []flow.DeadLetter) {
-	d.rb.Reserve(len(recs))
-	var input int
-	for i := range recs {
-		input += len(recs[i].Data)
-	}
+	d.rows = 0
 	for i := range d.cols {
-		// Growing string data by doubling copied each batch's strings about
-		// twice; the previous batch's bytes per row predicts this one well.
-		// A column cannot hold more than the input, which bounds the guess
-		// after a batch of unusually large records.
-		if c := &d.cols[i]; c.str != nil && c.bytesPerRow > 0 {
-			c.str.ReserveData(min(c.bytesPerRow*len(recs)*9/8, input))
-		}
+		d.cols[i].reset()
 	}
 	origins := make([]flow.RowOrigin, 0, len(recs))
 	for i := range recs {
@@ -122,22 +118,13 @@ func (d *Decoder) Decode(shard string, recs []flow.SourceRecord) (b *flow.Batch,
 			ArrivalTime:    r.ArrivalTime,
 		})
 	}
-	if rows := len(origins); rows > 0 {
-		for i := range d.cols {
-			if c := &d.cols[i]; c.str != nil {
-				c.bytesPerRow = (c.str.DataLen() + rows - 1) / rows
-			}
-		}
-	}
 	// Do not keep the caller's borrowed bytes reachable between calls.
 	d.sc.data = nil
-	for i := range d.vals {
-		d.vals[i] = value{}
-	}
-	return &flow.Batch{Record: d.rb.NewRecordBatch(), Shard: shard, Origins: origins}, deadLetters
+	return &flow.Batch{Record: d.newRecordBatch(), Shard: shard, Origins: origins}, deadLetters
 }
 
-// decodeOne appends one record to the builders, or returns why it cannot.
+// decodeOne appends one record to the columns, or returns why it cannot and
+// leaves the columns as they were.
 func (d *Decoder) decodeOne(data []byte) string {
 	valid, object := d.sc.scan(data, d.root)
 	if !valid {
@@ -147,37 +134,166 @@ func (d *Decoder) decodeOne(data []byte) string {
 		return reason(ReasonNotAnObject, "got "+d.sc.topKind())
 	}
 	d.strBuf = d.strBuf[:0]
+	slots := d.sc.slots
 	for i := range d.cols {
 		c := &d.cols[i]
-		if why := d.convert(c, data, &d.sc.slots[c.slot], &d.vals[i]); why != "" {
+		var v value
+		if why := d.convert(c, data, &slots[c.slot], &v); why != "" {
+			for j := range i {
+				d.cols[j].truncate(d.rows)
+			}
 			return why
 		}
+		c.append(&v, d.strBuf)
 	}
-	for i := range d.cols {
-		d.cols[i].append(&d.vals[i], d.strBuf)
-	}
+	d.rows++
 	return ""
 }
 
+func (c *column) reset() {
+	c.offs = append(c.offs[:0], 0)
+	c.data = c.data[:0]
+	c.ints = c.ints[:0]
+	c.flts = c.flts[:0]
+	c.bools = c.bools[:0]
+	c.valid = c.valid[:0]
+}
+
 func (c *column) append(v *value, strBuf []byte) {
-	if v.null {
-		c.builder.AppendNull()
-		return
+	if c.nullable {
+		c.valid = append(c.valid, !v.null)
 	}
 	switch c.typ {
 	case String:
-		if v.inBuf {
-			c.str.BinaryBuilder.Append(strBuf[v.off:v.end])
-		} else {
-			c.str.BinaryBuilder.Append(v.b)
+		switch {
+		case v.null:
+		case v.inBuf:
+			c.data = append(c.data, strBuf[v.off:v.end]...)
+		default:
+			c.data = append(c.data, v.b...)
 		}
-	case Int64:
-		c.i64.Append(v.i)
+		c.offs = append(c.offs, int32(len(c.data)))
+	case Int64, Timestamp:
+		c.ints = append(c.ints, v.i)
 	case Float64:
-		c.f64.Append(v.f)
+		c.flts = append(c.flts, v.f)
 	case Bool:
-		c.boo.Append(v.i != 0)
-	case Timestamp:
-		c.ts.Append(arrow.Timestamp(v.i))
+		c.bools = append(c.bools, v.i != 0)
 	}
+}
+
+// truncate undoes the appends of a record rejected after this column took
+// its value: the column goes back to rows values.
+func (c *column) truncate(rows int) {
+	if c.nullable {
+		c.valid = c.valid[:rows]
+	}
+	switch c.typ {
+	case String:
+		c.offs = c.offs[:rows+1]
+		c.data = c.data[:c.offs[rows]]
+	case Int64, Timestamp:
+		c.ints = c.ints[:rows]
+	case Float64:
+		c.flts = c.flts[:rows]
+	case Bool:
+		c.bools = c.bools[:rows]
+	}
+}
+
+// newRecordBatch copies the batch's columns into Arrow buffers from the
+// allocator and makes the record batch the caller owns.
+func (d *Decoder) newRecordBatch() arrow.RecordBatch {
+	arrs := make([]arrow.Array, len(d.cols))
+	for i := range d.cols {
+		arrs[i] = d.cols[i].newArray(d.mem, d.rows)
+	}
+	rec := array.NewRecordBatch(d.schema, arrs, int64(d.rows))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec
+}
+
+func (c *column) newArray(mem memory.Allocator, rows int) arrow.Array {
+	bufs := make([]*memory.Buffer, 2, 3)
+	nulls := 0
+	for _, ok := range c.valid {
+		if !ok {
+			nulls++
+		}
+	}
+	if nulls > 0 { // no validity bitmap when every value is valid
+		bufs[0] = bitmapOf(mem, c.valid)
+	}
+	switch c.typ {
+	case String:
+		if len(c.data) > 1<<31-1 {
+			panic("decode: more than 2 GiB of string data in column " + c.name)
+		}
+		bufs[1] = bufferOf(mem, arrow.Int32Traits.CastToBytes(c.offs))
+		bufs = append(bufs, bufferOf(mem, c.data))
+	case Int64, Timestamp:
+		bufs[1] = bufferOf(mem, arrow.Int64Traits.CastToBytes(c.ints))
+	case Float64:
+		bufs[1] = bufferOf(mem, arrow.Float64Traits.CastToBytes(c.flts))
+	case Bool:
+		bufs[1] = bitmapOf(mem, c.bools)
+	}
+	data := array.NewData(c.dt, rows, bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	a := array.MakeFromData(data)
+	data.Release()
+	c.trim()
+	return a
+}
+
+// trim drops buffers that grew for an unusually large batch, so a Decoder
+// keeps about twice its latest batch rather than its largest one.
+func (c *column) trim() {
+	const keep = 64 << 10
+	if cap(c.data) > max(2*len(c.data), keep) {
+		c.data = nil
+	}
+	if cap(c.offs) > max(2*len(c.offs), keep/4) {
+		c.offs = nil
+	}
+	if cap(c.ints) > max(2*len(c.ints), keep/8) {
+		c.ints = nil
+	}
+	if cap(c.flts) > max(2*len(c.flts), keep/8) {
+		c.flts = nil
+	}
+	if cap(c.bools) > max(2*len(c.bools), keep) {
+		c.bools = nil
+	}
+	if cap(c.valid) > max(2*len(c.valid), keep) {
+		c.valid = nil
+	}
+}
+
+// bufferOf copies b into a buffer from mem.
+func bufferOf(mem memory.Allocator, b []byte) *memory.Buffer {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(len(b))
+	copy(buf.Bytes(), b)
+	return buf
+}
+
+// bitmapOf packs bits into an Arrow bitmap from mem.
+func bitmapOf(mem memory.Allocator, bits []bool) *memory.Buffer {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(int(bitutil.BytesForBits(int64(len(bits)))))
+	bm := buf.Bytes()
+	clear(bm) // an allocator need not zero
+	for i, ok := range bits {
+		if ok {
+			bitutil.SetBit(bm, i)
+		}
+	}
+	return buf
 }

@@ -2,16 +2,16 @@
 // one Arrow record batch of the pipeline's declared schema, and every record
 // that cannot become a row into a dead letter with a reason.
 //
-// It owns the schema's Arrow builders and a strict single-pass JSON scanner
+// It owns one reusable buffer per column and a strict single-pass JSON scanner
 // (no third-party parser: the ones that are fast are lenient about escapes,
 // control characters and number syntax, and bad input must be caught here).
 // It must never drop a record silently, never let a rejected record leave
-// values behind in the builders, and never keep a reference to
+// values behind in the columns, and never keep a reference to
 // SourceRecord.Data after Decode returns. It owns no goroutines and no I/O.
 //
 // # Concurrency
 //
-// A Decoder reuses its builders, scanner and scratch buffers across calls,
+// A Decoder reuses its column buffers, scanner and scratch buffers across calls,
 // so it is used by one goroutine at a time: one Decoder per shard processor.
 // The batches it returns are independent of it.
 //

@@ -7,7 +7,8 @@ import (
 
 // strPlain[c] is true for bytes that may appear unescaped in a JSON string and
 // need no further attention. Bytes >= 0x80 pass: UTF-8 validity is checked
-// only for the string values the schema extracts.
+// only for the string values the schema extracts, and only when the scan saw
+// such a byte (see str).
 var strPlain = func() (t [256]bool) {
 	for c := 0x20; c < 256; c++ {
 		t[c] = c != '"' && c != '\\'
@@ -16,22 +17,26 @@ var strPlain = func() (t [256]bool) {
 }()
 
 // str scans the string at data[i] == '"' and returns the offset after its
-// closing quote and whether it contains escapes.
-func (s *scanner) str(i int) (end int, esc bool) {
+// closing quote, whether it contains escapes and whether all its bytes are
+// ASCII (so that it is valid UTF-8 without another pass over it).
+func (s *scanner) str(i int) (end int, esc, ascii bool) {
 	d := s.data
 	i++
+	var high uint64
 	for {
-		i = plainRun(d, i)
+		var h uint64
+		i, h = plainRun(d, i)
+		high |= h
 		if i >= len(d) {
-			return s.fail("unterminated string", i), false
+			return s.fail("unterminated string", i), false, false
 		}
 		switch d[i] {
 		case '"':
-			return i + 1, esc
+			return i + 1, esc, high == 0
 		case '\\':
 			esc = true
 			if i+1 >= len(d) {
-				return s.fail("unterminated string", i+1), false
+				return s.fail("unterminated string", i+1), false, false
 			}
 			switch d[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -39,39 +44,45 @@ func (s *scanner) str(i int) (end int, esc bool) {
 			case 'u':
 				for j := i + 2; j < i+6; j++ {
 					if j >= len(d) || hexVal(d[j]) < 0 {
-						return s.fail("invalid \\u escape", j), false
+						return s.fail("invalid \\u escape", j), false, false
 					}
 				}
 				i += 6
 			default:
-				return s.fail("invalid escape", i+1), false
+				return s.fail("invalid escape", i+1), false, false
 			}
 		default:
-			return s.fail("control character in string", i), false
+			return s.fail("control character in string", i), false, false
 		}
 	}
 }
 
 // plainRun returns the offset of the first byte at or after i that ends a run
-// of plain string bytes (see strPlain). String bodies are most of a record,
-// so it tests eight bytes per step: a word has a quote, a backslash or a
-// control byte exactly when one of these masks is non-zero (the lowest set
-// bit is exact; bits above it may be false positives, hence the byte loop).
-func plainRun(d []byte, i int) int {
+// of plain string bytes (see strPlain), and a non-zero value if the run has
+// a byte >= 0x80. String bodies are most of a record, so it tests eight bytes
+// per step: a word has a quote, a backslash or a control byte exactly when
+// one of these masks is non-zero (the lowest set bit is exact; bits above it
+// may be false positives, hence the byte loop).
+func plainRun(d []byte, i int) (int, uint64) {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	var high uint64
 	for ; i+8 <= len(d); i += 8 {
 		x := binary.LittleEndian.Uint64(d[i:])
 		q := x ^ (ones * '"')
 		b := x ^ (ones * '\\')
 		m := ((q - ones) &^ q) | ((b - ones) &^ b) | ((x - ones*0x20) &^ x)
 		if m &= highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+			// The run ends at byte tz/8: only the bytes below it count.
+			tz := bits.TrailingZeros64(m)
+			return i + tz/8, high | x&highs&(1<<(tz&^7)-1)
 		}
+		high |= x & highs
 	}
 	for i < len(d) && strPlain[d[i]] {
+		high |= uint64(d[i] & 0x80)
 		i++
 	}
-	return i
+	return i, high
 }
 
 func hexVal(c byte) int {
@@ -149,7 +160,7 @@ func (s *scanner) skipValue(i, depth int) int {
 		}
 		switch c := d[i]; c {
 		case '"':
-			i, _ = s.str(i)
+			i, _, _ = s.str(i)
 		case '{', '[':
 			if depth+len(s.stack)+1 > maxDepth {
 				return s.fail("nesting deeper than 10000", i)
@@ -221,7 +232,7 @@ func (s *scanner) key(i int) int {
 	if i >= len(s.data) || s.data[i] != '"' {
 		return s.fail("want a string key", i)
 	}
-	if i, _ = s.str(i); i < 0 {
+	if i, _, _ = s.str(i); i < 0 {
 		return -1
 	}
 	if i = s.ws(i); i >= len(s.data) || s.data[i] != ':' {

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -124,25 +123,12 @@ func New(mem memory.Allocator, fields []Field) (*Decoder, error) {
 
 	nslots := d.root.number(0)
 	d.sc.slots = make([]slot, nslots)
-	d.vals = make([]value, len(d.cols))
 	d.schema = arrow.NewSchema(arrowFields, nil)
-	d.rb = array.NewRecordBuilder(mem, d.schema)
+	d.mem = mem
 	for i := range d.cols {
 		c := &d.cols[i]
 		c.slot = c.node.slot
-		c.builder = d.rb.Field(i)
-		switch b := c.builder.(type) {
-		case *array.StringBuilder:
-			c.str = b
-		case *array.Int64Builder:
-			c.i64 = b
-		case *array.Float64Builder:
-			c.f64 = b
-		case *array.BooleanBuilder:
-			c.boo = b
-		case *array.TimestampBuilder:
-			c.ts = b
-		}
+		c.dt = arrowFields[i].Type
 	}
 	return d, nil
 }

@@ -48,6 +48,9 @@ func (k kind) jsonName() string {
 type slot struct {
 	kind kind
 	esc  bool // a string containing escapes: must be unescaped before use
+	// ascii: a string of only ASCII bytes (before unescaping), which is
+	// therefore valid UTF-8.
+	ascii bool
 	// start, end: a string's contents without the quotes; a number's literal.
 	start, end int
 	parent     *node // kindBadParent: the path prefix that was not an object
@@ -180,7 +183,7 @@ func (s *scanner) object(i int, n *node, depth int) int {
 		if i >= len(s.data) || s.data[i] != '"' {
 			return s.fail("want a string key", i)
 		}
-		end, esc := s.str(i)
+		end, esc, _ := s.str(i)
 		if end < 0 {
 			return -1
 		}
@@ -225,7 +228,7 @@ func (s *scanner) member(i int, n *node, depth int) int {
 	if nested {
 		clear(s.slots[n.lo:n.hi])
 	}
-	start, end, esc := i, -1, false
+	start, end, esc, ascii := i, -1, false, false
 	var k kind
 	switch c := s.data[i]; {
 	case c == '{' && nested:
@@ -234,7 +237,7 @@ func (s *scanner) member(i int, n *node, depth int) int {
 		}
 		end, k = s.object(i, n, depth+1), kindObject
 	case c == '"':
-		end, esc = s.str(i)
+		end, esc, ascii = s.str(i)
 		k = kindString
 	default:
 		end = s.skipValue(i, depth)
@@ -258,7 +261,7 @@ func (s *scanner) member(i int, n *node, depth int) int {
 	}
 	if n.slot >= 0 {
 		sl := &s.slots[n.slot]
-		sl.kind, sl.esc, sl.start, sl.end = k, esc, start, end
+		sl.kind, sl.esc, sl.ascii, sl.start, sl.end = k, esc, ascii, start, end
 		if k == kindString {
 			sl.start, sl.end = start+1, end-1
 		}

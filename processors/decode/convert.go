@@ -76,6 +76,10 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 		// The scanner admitted only JSON number syntax, so ParseFloat's
 		// extensions (hex, "inf", underscores) cannot occur; underflow
 		// rounds to zero like every JSON parser.
+		if f, ok := parseFloatFast(raw); ok {
+			v.f = f
+			return ""
+		}
 		f, err := strconv.ParseFloat(unsafeString(raw), 64)
 		if err != nil || math.IsInf(f, 0) {
 			return reason(ReasonOutOfRange, fmt.Sprintf("%s: %s overflows float64", c.name, quoteLit(raw)))
@@ -126,7 +130,7 @@ func (d *Decoder) timestamp(c *column, raw []byte, sl *slot, v *value) string {
 			s = d.strBuf[off:]
 		}
 		if c.format == tsRFC3339 {
-			if us, ok := parseRFC3339UTC(s); ok {
+			if us, ok := c.rfc.parse(s); ok {
 				v.i = us
 				return ""
 			}
@@ -158,4 +162,45 @@ func (d *Decoder) timestamp(c *column, raw []byte, sl *slot, v *value) string {
 // the input is formatted before b changes.
 func unsafeString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// float64pow10 holds the powers of ten that float64 represents exactly.
+var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloatFast converts the (already validated) JSON number literal lit
+// when it has no exponent and at most 15 digits: the digits as an integer
+// (below 2^53, so exact) divided by an exact power of ten is one correctly
+// rounded operation, the same float64 strconv.ParseFloat returns (its own
+// exact fast path). Anything else is left to strconv.
+func parseFloatFast(lit []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(lit) > 0 && lit[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for ; i < len(lit); i++ {
+		c := lit[i]
+		switch {
+		case '0' <= c && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+		case c == '.' && frac < 0:
+			frac = digits
+		default: // an exponent
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(m)
+	if frac >= 0 {
+		f /= float64pow10[digits-frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }

@@ -40,6 +40,7 @@ type column struct {
 	slot     int
 	hasDef   bool
 	def      value
+	rfc      rfc3339Cache
 
 	// The current batch's values, in plain Go slices that are reused from
 	// batch to batch: appending to them is cheaper than to Arrow builders,

@@ -41,7 +41,7 @@ const (
 // recover the date, which a layout without year, month and day cannot.
 var refTime = time.Date(2026, time.November, 22, 4, 50, 48, 123456000, time.UTC)
 
-// New validates fields and builds a Decoder whose builders allocate from mem.
+// New validates fields and builds a Decoder whose batches allocate from mem.
 // All problems are reported at once, joined, each as a *FieldError.
 func New(mem memory.Allocator, fields []Field) (*Decoder, error) {
 	var errs []error
@@ -191,6 +191,12 @@ func (n *node) number(next int) int {
 		n.byName = make(map[string]*node, len(n.children))
 		for _, c := range n.children {
 			n.byName[c.name] = c
+		}
+	}
+	n.plain = true
+	for _, c := range []byte(n.name) {
+		if !strPlain[c] {
+			n.plain = false
 		}
 	}
 	n.lo = next

@@ -69,6 +69,21 @@ type node struct {
 	// byName replaces the linear search in wide objects, where comparing
 	// each key against dozens of names would cost more than hashing it.
 	byName map[string]*node
+	// Producers write an object's keys in the same order record after
+	// record, so the scanner guesses the next declared key: first is the
+	// child that came first last time, next the child that followed this
+	// one. A guess is checked by comparing the key's raw bytes, without
+	// scanning or unescaping them, which is exact only for a plain name (no
+	// quote, backslash or control byte).
+	first, next *node
+	plain       bool
+}
+
+// rawKey reports whether the string at data[i] == '"' is exactly the
+// plain name.
+func (s *scanner) rawKey(i int, name string) bool {
+	j := i + 1 + len(name)
+	return j < len(s.data) && s.data[j] == '"' && string(s.data[i+1:j]) == name
 }
 
 func (n *node) child(key []byte) *node {
@@ -179,18 +194,35 @@ func (s *scanner) object(i int, n *node, depth int) int {
 	if i < len(s.data) && s.data[i] == '}' {
 		return i + 1
 	}
+	guess, prev := n.first, (*node)(nil)
 	for {
 		if i >= len(s.data) || s.data[i] != '"' {
 			return s.fail("want a string key", i)
 		}
-		end, esc, _ := s.str(i)
-		if end < 0 {
-			return -1
+		var c *node
+		var end int
+		if guess != nil && guess.plain && s.rawKey(i, guess.name) {
+			c, end = guess, i+len(guess.name)+2
+		} else {
+			var esc bool
+			end, esc, _ = s.str(i)
+			if end < 0 {
+				return -1
+			}
+			key := s.data[i+1 : end-1]
+			if esc {
+				s.keyBuf, _ = unescape(s.keyBuf[:0], key)
+				key = s.keyBuf
+			}
+			c = n.child(key)
 		}
-		key := s.data[i+1 : end-1]
-		if esc {
-			s.keyBuf, _ = unescape(s.keyBuf[:0], key)
-			key = s.keyBuf
+		if c != nil {
+			if prev == nil {
+				n.first = c
+			} else {
+				prev.next = c
+			}
+			prev, guess = c, c.next
 		}
 		if i = s.ws(end); i >= len(s.data) || s.data[i] != ':' {
 			return s.fail("want ':' after a key", i)
@@ -198,7 +230,7 @@ func (s *scanner) object(i int, n *node, depth int) int {
 		if i = s.ws(i + 1); i >= len(s.data) {
 			return s.fail("want a value", i)
 		}
-		if c := n.child(key); c != nil {
+		if c != nil {
 			i = s.member(i, c, depth)
 		} else {
 			i = s.skipValue(i, depth)

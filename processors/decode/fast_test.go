@@ -62,3 +62,30 @@ func TestRFC3339CacheMatchesParse(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainRunMatchesByteLoop: the word-at-a-time scan stops where a byte
+// loop would and reports a byte >= 0x80 exactly when the run has one.
+func TestPlainRunMatchesByteLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	alphabet := []byte{'a', ' ', '~', 0x7f, 0x80, 0xc3, 0xff, '"', '\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x22 ^ 0x80, 0x5c ^ 0x80}
+	for range 200000 {
+		d := make([]byte, rng.IntN(40))
+		for j := range d {
+			if rng.IntN(4) == 0 {
+				d[j] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				d[j] = byte('a' + rng.IntN(26))
+			}
+		}
+		start := rng.IntN(len(d) + 1)
+		want, wantHigh := start, false
+		for want < len(d) && strPlain[d[want]] {
+			wantHigh = wantHigh || d[want] >= 0x80
+			want++
+		}
+		got, high := plainRun(d, start)
+		if got != want || (high != 0) != wantHigh {
+			t.Fatalf("plainRun(%q, %d) = %d, %v; want %d, %v", d, start, got, high != 0, want, wantHigh)
+		}
+	}
+}

@@ -59,30 +59,51 @@ func (s *scanner) str(i int) (end int, esc, ascii bool) {
 
 // plainRun returns the offset of the first byte at or after i that ends a run
 // of plain string bytes (see strPlain), and a non-zero value if the run has
-// a byte >= 0x80. String bodies are most of a record, so it tests eight bytes
-// per step: a word has a quote, a backslash or a control byte exactly when
-// one of these masks is non-zero (the lowest set bit is exact; bits above it
-// may be false positives, hence the byte loop).
+// a byte >= 0x80. String bodies are most of a record, so it tests words of
+// eight bytes (see specialBytes) and only the tail byte by byte.
 func plainRun(d []byte, i int) (int, uint64) {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	var high uint64
-	for ; i+8 <= len(d); i += 8 {
-		x := binary.LittleEndian.Uint64(d[i:])
-		q := x ^ (ones * '"')
-		b := x ^ (ones * '\\')
-		m := ((q - ones) &^ q) | ((b - ones) &^ b) | ((x - ones*0x20) &^ x)
-		if m &= highs; m != 0 {
+	// Two words per step: the loop's exit branch, not the arithmetic, is
+	// most of the cost of short strings.
+	for ; i+16 <= len(d); i += 16 {
+		x, y := binary.LittleEndian.Uint64(d[i:]), binary.LittleEndian.Uint64(d[i+8:])
+		mx, my := specialBytes(x), specialBytes(y)
+		if mx|my != 0 {
+			if mx == 0 {
+				high |= x & highs
+				i, x, mx = i+8, y, my
+			}
 			// The run ends at byte tz/8: only the bytes below it count.
+			tz := bits.TrailingZeros64(mx)
+			return i + tz/8, high | x&highs&(1<<(tz&^7)-1)
+		}
+		high |= (x | y) & highs
+	}
+	if i+8 <= len(d) {
+		x := binary.LittleEndian.Uint64(d[i:])
+		if m := specialBytes(x); m != 0 {
 			tz := bits.TrailingZeros64(m)
 			return i + tz/8, high | x&highs&(1<<(tz&^7)-1)
 		}
 		high |= x & highs
+		i += 8
 	}
 	for i < len(d) && strPlain[d[i]] {
 		high |= uint64(d[i] & 0x80)
 		i++
 	}
 	return i, high
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// specialBytes is non-zero when the word x has a quote, a backslash or a
+// control byte, and then its lowest set bit is the high bit of the first
+// such byte (bits above it may be false positives).
+func specialBytes(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return (((q - ones) &^ q) | ((b - ones) &^ b) | ((x - ones*0x20) &^ x)) & highs
 }
 
 func hexVal(c byte) int {

@@ -146,6 +146,9 @@ func (s *scanner) topKind() string {
 }
 
 func (s *scanner) ws(i int) int {
+	if i < len(s.data) && s.data[i] > ' ' { // the usual case: no whitespace
+		return i
+	}
 	for i < len(s.data) {
 		switch s.data[i] {
 		case ' ', '\t', '\n', '\r':

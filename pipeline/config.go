@@ -619,6 +619,9 @@ func (c *Config) Validate() error {
 		if n := btoi(w.Tumbling != 0) + btoi(w.Hopping != nil) + btoi(w.Session != nil); n != 1 {
 			bad(p, "must set exactly one of tumbling, hopping, session")
 		}
+		if w.IdleTimeout.D() <= s.LeaseDuration.D() {
+			bad(p+".idle_timeout", "must exceed source.lease_duration (%s): a crashed worker's shards look idle until a new owner takes their lease, and rows read after that would be late", s.LeaseDuration.D())
+		}
 		if err := w.Options(c.Name).Validate(); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
 				bad(p, "%s", line)

@@ -358,11 +358,13 @@ func (e *Emitter) readMarks(ctx context.Context, shards []ShardInfo) ([]shardMar
 
 // globalWatermark is the minimum over contributing shards of (largest
 // applied event time − max out-of-orderness). A shard does not contribute
-// when it is finished, or idle: no rows for idleTimeout (a shard with no
-// rows yet counts as idle idleTimeout after it was first listed; until
-// then it holds the watermark back). When no shard contributes but some
-// have data, the stream is quiet: the watermark advances with wall time
-// from the most recent activity, so the last windows close too.
+// when it is finished, or idle: no rows for idleTimeout since its last
+// flush with rows or since a worker took its lease (ShardStarted). A shard
+// no worker has read yet holds the watermark back — it may hold data — for
+// at most unreadFactor × idleTimeout after it was first listed. When no
+// shard contributes but some have data, the stream is quiet: the watermark
+// advances with wall time from the most recent activity, so the last
+// windows close too.
 func globalWatermark(now time.Time, shards []ShardInfo, marks []shardMark, firstSeen map[string]time.Time, idle, ooo time.Duration) (int64, bool) {
 	nowMS := now.UnixMilli()
 	var (
@@ -378,8 +380,11 @@ func globalWatermark(now time.Time, shards []ShardInfo, marks []shardMark, first
 			continue
 		}
 		if !m.hasWM {
-			if now.Sub(firstSeen[s.ID]) < idle {
-				holdingUnknown = true
+			switch {
+			case m.active != 0 && nowMS-m.active <= idle.Milliseconds():
+				holdingUnknown = true // leased, its first rows are on their way
+			case m.active == 0 && now.Sub(firstSeen[s.ID]) < unreadFactor*idle:
+				holdingUnknown = true // not read by anyone yet
 			}
 			continue
 		}
@@ -402,6 +407,10 @@ func globalWatermark(now time.Time, shards []ShardInfo, marks []shardMark, first
 	}
 	return 0, false
 }
+
+// unreadFactor × idle_timeout is how long a shard no worker has read yet
+// holds the watermark back.
+const unreadFactor = 10
 
 // alignedClose is the end of the latest window ending at or before x.
 func (op *Operator) alignedClose(x int64) int64 {

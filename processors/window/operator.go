@@ -632,9 +632,16 @@ func (op *Operator) flushLoop() {
 }
 
 // ShardStarted forgets anything held for shard (a new lease: the mark is
-// read again before its first batch).
+// read again before its first batch) and records the shard as active now,
+// so that the emitter waits idle_timeout for its first rows instead of
+// treating it as idle since its last owner's last flush.
 func (op *Operator) ShardStarted(shard string) {
 	op.ShardReleased(shard)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := op.o.Redis.HSet(ctx, op.keys.mark(shard), "active", op.o.Now().UnixMilli()).Err(); err != nil {
+		op.log.Warn("recording the shard as active failed", "shard", shard, "err", err)
+	}
 }
 
 // ShardReleased drops the shard's partials: their batches are acked with an

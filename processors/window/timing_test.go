@@ -82,9 +82,18 @@ func TestGlobalWatermark(t *testing.T) {
 		{"unseen shard holds it back", []shardMark{
 			{hasWM: true, wm: us(100), active: ms}, {}, {hasWM: true, wm: us(70), active: ms},
 		}, map[string]time.Time{"b": now.Add(-30 * time.Second)}, 0, false},
-		{"unseen shard idle after idle timeout", []shardMark{
+		{"unread shard still holds it after idle timeout", []shardMark{
 			{hasWM: true, wm: us(100), active: ms}, {}, {hasWM: true, wm: us(70), active: ms},
-		}, map[string]time.Time{"b": now.Add(-61 * time.Second)}, us(70) - ooo.Microseconds(), true},
+		}, map[string]time.Time{"b": now.Add(-61 * time.Second)}, 0, false},
+		{"unread shard left out after 10 idle timeouts", []shardMark{
+			{hasWM: true, wm: us(100), active: ms}, {}, {hasWM: true, wm: us(70), active: ms},
+		}, map[string]time.Time{"b": now.Add(-601 * time.Second)}, us(70) - ooo.Microseconds(), true},
+		{"just leased shard holds it", []shardMark{
+			{hasWM: true, wm: us(100), active: ms}, {active: ms - 2_000}, {hasWM: true, wm: us(70), active: ms},
+		}, map[string]time.Time{"b": now.Add(-601 * time.Second)}, 0, false},
+		{"leased shard without rows for idle timeout left out", []shardMark{
+			{hasWM: true, wm: us(100), active: ms}, {active: ms - 61_000}, {hasWM: true, wm: us(70), active: ms},
+		}, nil, us(70) - ooo.Microseconds(), true},
 		{"all quiet: advances with wall time", []shardMark{
 			{hasWM: true, wm: us(100), active: ms - 90_000}, {hasWM: true, wm: us(80), active: ms - 70_000}, {finished: true},
 		}, nil, us(100) - ooo.Microseconds() + 70_000_000, true},

@@ -36,7 +36,7 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 		return ""
 	case kindBadParent:
 		return reason(ReasonTypeMismatch, fmt.Sprintf("%s: want object at %q, got %s",
-			c.name, sl.parent.path, sl.parentKind.jsonName()))
+			c.name, d.sc.nodes[sl.parent].path, sl.parentKind.jsonName()))
 	}
 	raw := data[sl.start:sl.end]
 	switch c.typ {

@@ -138,8 +138,18 @@ func (d *Decoder) decodeOne(data []byte) string {
 	slots := d.sc.slots
 	for i := range d.cols {
 		c := &d.cols[i]
+		sl := &slots[c.slot]
+		if c.typ == String && sl.kind == kindString && sl.ascii && !sl.esc {
+			// Most values: what convert would borrow, appended directly.
+			c.data = append(c.data, data[sl.start:sl.end]...)
+			c.offs = append(c.offs, int32(len(c.data)))
+			if c.nullable {
+				c.valid = append(c.valid, true)
+			}
+			continue
+		}
 		var v value
-		if why := d.convert(c, data, &slots[c.slot], &v); why != "" {
+		if why := d.convert(c, data, sl, &v); why != "" {
 			for j := range i {
 				d.cols[j].truncate(d.rows)
 			}

@@ -66,7 +66,8 @@ func plainRun(d []byte, i int) (int, uint64) {
 	// Two words per step: the loop's exit branch, not the arithmetic, is
 	// most of the cost of short strings.
 	for ; i+16 <= len(d); i += 16 {
-		x, y := binary.LittleEndian.Uint64(d[i:]), binary.LittleEndian.Uint64(d[i+8:])
+		w := d[i : i+16]
+		x, y := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
 		mx, my := specialBytes(x), specialBytes(y)
 		if mx|my != 0 {
 			if mx == 0 {

@@ -123,6 +123,7 @@ func New(mem memory.Allocator, fields []Field) (*Decoder, error) {
 
 	nslots := d.root.number(0)
 	d.sc.slots = make([]slot, nslots)
+	d.sc.nodes = d.root.all(nil)
 	d.schema = arrow.NewSchema(arrowFields, nil)
 	d.mem = mem
 	for i := range d.cols {
@@ -209,6 +210,16 @@ func (n *node) number(next int) int {
 	}
 	n.hi = next
 	return next
+}
+
+// all appends n and the nodes below it to nodes, numbering them.
+func (n *node) all(nodes []*node) []*node {
+	n.id = int32(len(nodes))
+	nodes = append(nodes, n)
+	for _, c := range n.children {
+		nodes = c.all(nodes)
+	}
+	return nodes
 }
 
 // parseDefault converts a default the way a JSON value of the field would be

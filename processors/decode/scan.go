@@ -53,7 +53,10 @@ type slot struct {
 	ascii bool
 	// start, end: a string's contents without the quotes; a number's literal.
 	start, end int
-	parent     *node // kindBadParent: the path prefix that was not an object
+	// kindBadParent: the path prefix that was not an object, as its index
+	// in scanner.nodes (an index, not a pointer, so that slots hold no
+	// pointers and resetting them per record needs no write barriers).
+	parent     int32
 	parentKind kind
 }
 
@@ -77,6 +80,7 @@ type node struct {
 	// quote, backslash or control byte).
 	first, next *node
 	plain       bool
+	id          int32 // index in scanner.nodes
 }
 
 // rawKey reports whether the string at data[i] == '"' is exactly the
@@ -106,8 +110,9 @@ func (n *node) child(key []byte) *node {
 type scanner struct {
 	data   []byte
 	slots  []slot
-	stack  []byte // open containers while skipping an undeclared value
-	keyBuf []byte // unescaped object keys that contain escapes
+	nodes  []*node // every node of the schema, by node.id
+	stack  []byte  // open containers while skipping an undeclared value
+	keyBuf []byte  // unescaped object keys that contain escapes
 	// The first syntax error: a constant message and the offset it refers
 	// to, formatted only when a record is rejected.
 	errMsg string
@@ -304,7 +309,7 @@ func (s *scanner) member(i int, n *node, depth int) int {
 	if nested && k != kindObject && k != kindNull {
 		for j := n.lo; j < n.hi; j++ {
 			if j != n.slot {
-				s.slots[j] = slot{kind: kindBadParent, parent: n, parentKind: k}
+				s.slots[j] = slot{kind: kindBadParent, parent: n.id, parentKind: k}
 			}
 		}
 	}

@@ -39,8 +39,8 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 			c.name, d.sc.nodes[sl.parent].path, sl.parentKind.jsonName()))
 	}
 	raw := data[sl.start:sl.end]
-	switch c.typ {
-	case String:
+	switch c.t {
+	case colString:
 		if sl.kind != kindString {
 			return d.mismatch(c, sl)
 		}
@@ -57,7 +57,7 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 			return reason(ReasonInvalidUTF8, c.name+": unpaired surrogate escape")
 		}
 		v.inBuf, v.off, v.end = true, off, len(d.strBuf)
-	case Int64:
+	case colInt64:
 		if sl.kind != kindNumber {
 			return d.mismatch(c, sl)
 		}
@@ -69,7 +69,7 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 			return reason(ReasonOutOfRange, fmt.Sprintf("%s: %s does not fit in int64", c.name, quoteLit(raw)))
 		}
 		v.i = n
-	case Float64:
+	case colFloat64:
 		if sl.kind != kindNumber {
 			return d.mismatch(c, sl)
 		}
@@ -85,7 +85,7 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 			return reason(ReasonOutOfRange, fmt.Sprintf("%s: %s overflows float64", c.name, quoteLit(raw)))
 		}
 		v.f = f
-	case Bool:
+	case colBool:
 		switch sl.kind {
 		case kindTrue:
 			v.i = 1
@@ -93,7 +93,7 @@ func (d *Decoder) convert(c *column, data []byte, sl *slot, v *value) string {
 		default:
 			return d.mismatch(c, sl)
 		}
-	case Timestamp:
+	case colTimestamp:
 		return d.timestamp(c, raw, sl, v)
 	}
 	return ""

@@ -31,6 +31,7 @@ type column struct {
 	name     string
 	path     string
 	typ      FieldType
+	t        colType // typ as a small integer: the hot paths switch on it
 	dt       arrow.DataType
 	nullable bool
 	want     string // the expected type, as reasons name it
@@ -53,6 +54,21 @@ type column struct {
 	flts  []float64
 	bools []bool
 	valid []bool // nullable columns only: false for a null row
+}
+
+// colType is a FieldType as an integer, cheaper to compare than a string.
+type colType uint8
+
+const (
+	colString colType = iota
+	colInt64
+	colFloat64
+	colBool
+	colTimestamp
+)
+
+var colTypes = map[FieldType]colType{
+	String: colString, Int64: colInt64, Float64: colFloat64, Bool: colBool, Timestamp: colTimestamp,
 }
 
 // value is one converted value: i holds int64, timestamp micros and bools.
@@ -139,7 +155,7 @@ func (d *Decoder) decodeOne(data []byte) string {
 	for i := range d.cols {
 		c := &d.cols[i]
 		sl := &slots[c.slot]
-		if c.typ == String && sl.kind == kindString && sl.ascii && !sl.esc {
+		if c.t == colString && sl.kind == kindString && sl.ascii && !sl.esc {
 			// Most values: what convert would borrow, appended directly.
 			c.data = append(c.data, data[sl.start:sl.end]...)
 			c.offs = append(c.offs, int32(len(c.data)))
@@ -174,8 +190,8 @@ func (c *column) append(v *value, strBuf []byte) {
 	if c.nullable {
 		c.valid = append(c.valid, !v.null)
 	}
-	switch c.typ {
-	case String:
+	switch c.t {
+	case colString:
 		switch {
 		case v.null:
 		case v.inBuf:
@@ -184,11 +200,11 @@ func (c *column) append(v *value, strBuf []byte) {
 			c.data = append(c.data, v.b...)
 		}
 		c.offs = append(c.offs, int32(len(c.data)))
-	case Int64, Timestamp:
+	case colInt64, colTimestamp:
 		c.ints = append(c.ints, v.i)
-	case Float64:
+	case colFloat64:
 		c.flts = append(c.flts, v.f)
-	case Bool:
+	case colBool:
 		c.bools = append(c.bools, v.i != 0)
 	}
 }
@@ -199,15 +215,15 @@ func (c *column) truncate(rows int) {
 	if c.nullable {
 		c.valid = c.valid[:rows]
 	}
-	switch c.typ {
-	case String:
+	switch c.t {
+	case colString:
 		c.offs = c.offs[:rows+1]
 		c.data = c.data[:c.offs[rows]]
-	case Int64, Timestamp:
+	case colInt64, colTimestamp:
 		c.ints = c.ints[:rows]
-	case Float64:
+	case colFloat64:
 		c.flts = c.flts[:rows]
-	case Bool:
+	case colBool:
 		c.bools = c.bools[:rows]
 	}
 }
@@ -237,18 +253,18 @@ func (c *column) newArray(mem memory.Allocator, rows int) arrow.Array {
 	if nulls > 0 { // no validity bitmap when every value is valid
 		bufs[0] = bitmapOf(mem, c.valid)
 	}
-	switch c.typ {
-	case String:
+	switch c.t {
+	case colString:
 		if len(c.data) > 1<<31-1 {
 			panic("decode: more than 2 GiB of string data in column " + c.name)
 		}
 		bufs[1] = bufferOf(mem, arrow.Int32Traits.CastToBytes(c.offs))
 		bufs = append(bufs, bufferOf(mem, c.data))
-	case Int64, Timestamp:
+	case colInt64, colTimestamp:
 		bufs[1] = bufferOf(mem, arrow.Int64Traits.CastToBytes(c.ints))
-	case Float64:
+	case colFloat64:
 		bufs[1] = bufferOf(mem, arrow.Float64Traits.CastToBytes(c.flts))
-	case Bool:
+	case colBool:
 		bufs[1] = bitmapOf(mem, c.bools)
 	}
 	data := array.NewData(c.dt, rows, bufs, nil, nulls, 0)

@@ -55,7 +55,7 @@ func New(mem memory.Allocator, fields []Field) (*Decoder, error) {
 	names := make(map[string]int, len(fields))
 	arrowFields := make([]arrow.Field, len(fields))
 	for i, f := range fields {
-		c := column{name: f.Name, typ: f.Type, nullable: f.Nullable}
+		c := column{name: f.Name, typ: f.Type, t: colTypes[f.Type], nullable: f.Nullable}
 		switch {
 		case f.Name == "":
 			bad(i, "name", "must not be empty")

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -86,6 +87,30 @@ func TestPlainRunMatchesByteLoop(t *testing.T) {
 		got, high := plainRun(d, start)
 		if got != want || (high != 0) != wantHigh {
 			t.Fatalf("plainRun(%q, %d) = %d, %v; want %d, %v", d, start, got, high != 0, want, wantHigh)
+		}
+	}
+}
+
+// TestRawKeyMatchesCompare: the word compare of a guessed key agrees with
+// comparing the name and the closing quote byte by byte.
+func TestRawKeyMatchesCompare(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	names := []string{"a", "ts", "page", "user_id", "event_id", "user_agent", "fifteen_chars_x", "sixteen_chars_xx", "é€", "p\x7f"}
+	for _, name := range names {
+		root := &node{slot: -1}
+		n := root.insert(name)
+		root.number(0)
+		for range 20000 {
+			d := []byte(`"` + name + `"` + strings.Repeat("x", rng.IntN(20)))
+			if rng.IntN(2) == 0 { // corrupt one byte of the key, its quote or after it
+				d[1+rng.IntN(len(name)+1)] = "ax\"\\_é"[rng.IntN(6)]
+			}
+			d = d[:1+rng.IntN(len(d))]
+			j := 1 + len(name)
+			want := j < len(d) && d[j] == '"' && string(d[1:j]) == name
+			if got := rawKey(d, 0, n); got != want {
+				t.Fatalf("rawKey(%q, %q) = %v, want %v", d, name, got, want)
+			}
 		}
 	}
 }

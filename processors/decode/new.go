@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -199,6 +200,16 @@ func (n *node) number(next int) int {
 		if !strPlain[c] {
 			n.plain = false
 		}
+	}
+	if k := n.name + `"`; n.plain && len(k) <= 16 {
+		var b, m [16]byte
+		copy(b[:], k)
+		for j := range len(k) {
+			m[j] = 0xff
+		}
+		n.key = [2]uint64{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}
+		n.keyMask = [2]uint64{binary.LittleEndian.Uint64(m[:]), binary.LittleEndian.Uint64(m[8:])}
+		n.keyLen = len(k)
 	}
 	n.lo = next
 	if n.slot >= 0 {

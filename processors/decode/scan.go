@@ -1,6 +1,9 @@
 package decode
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // maxDepth bounds nesting like encoding/json does, so a record is valid JSON
 // here exactly when json.Valid says so (the fuzz target checks that).
@@ -80,14 +83,24 @@ type node struct {
 	// quote, backslash or control byte).
 	first, next *node
 	plain       bool
-	id          int32 // index in scanner.nodes
+	// key, keyMask: a plain name and its closing quote as two masked
+	// little-endian words, when they fit (keyLen > 0).
+	key, keyMask [2]uint64
+	keyLen       int
+	id           int32 // index in scanner.nodes
 }
 
-// rawKey reports whether the string at data[i] == '"' is exactly the
-// plain name.
-func (s *scanner) rawKey(i int, name string) bool {
-	j := i + 1 + len(name)
-	return j < len(s.data) && s.data[j] == '"' && string(s.data[i+1:j]) == name
+// rawKey reports whether the string at d[i] == '"' is exactly the plain
+// name of n.
+func rawKey(d []byte, i int, n *node) bool {
+	if n.keyLen > 0 && i+17 <= len(d) {
+		// The name and its closing quote, up to 16 bytes: two masked words.
+		w := d[i+1 : i+17]
+		return (binary.LittleEndian.Uint64(w)^n.key[0])&n.keyMask[0] == 0 &&
+			(binary.LittleEndian.Uint64(w[8:])^n.key[1])&n.keyMask[1] == 0
+	}
+	j := i + 1 + len(n.name)
+	return j < len(d) && d[j] == '"' && string(d[i+1:j]) == n.name
 }
 
 func (n *node) child(key []byte) *node {
@@ -150,12 +163,16 @@ func (s *scanner) topKind() string {
 	return "number"
 }
 
-func (s *scanner) ws(i int) int {
-	if i < len(s.data) && s.data[i] > ' ' { // the usual case: no whitespace
+func (s *scanner) ws(i int) int { return ws(s.data, i) }
+
+// ws returns the offset of the first byte at or after i that is not JSON
+// whitespace.
+func ws(d []byte, i int) int {
+	if i < len(d) && d[i] > ' ' { // the usual case: no whitespace
 		return i
 	}
-	for i < len(s.data) {
-		switch s.data[i] {
+	for i < len(d) {
+		switch d[i] {
 		case ' ', '\t', '\n', '\r':
 			i++
 		default:
@@ -198,18 +215,19 @@ func (s *scanner) scan(data []byte, root *node) (valid, object bool) {
 // object scans the object at data[i] == '{' whose keys are matched against
 // n's children; depth counts the open containers including this one.
 func (s *scanner) object(i int, n *node, depth int) int {
-	i = s.ws(i + 1)
-	if i < len(s.data) && s.data[i] == '}' {
+	d := s.data // a local: the compiler need not reload it after each call
+	i = ws(d, i+1)
+	if i < len(d) && d[i] == '}' {
 		return i + 1
 	}
 	guess, prev := n.first, (*node)(nil)
 	for {
-		if i >= len(s.data) || s.data[i] != '"' {
+		if i >= len(d) || d[i] != '"' {
 			return s.fail("want a string key", i)
 		}
 		var c *node
 		var end int
-		if guess != nil && guess.plain && s.rawKey(i, guess.name) {
+		if guess != nil && guess.plain && rawKey(d, i, guess) {
 			c, end = guess, i+len(guess.name)+2
 		} else {
 			var esc bool
@@ -217,7 +235,7 @@ func (s *scanner) object(i int, n *node, depth int) int {
 			if end < 0 {
 				return -1
 			}
-			key := s.data[i+1 : end-1]
+			key := d[i+1 : end-1]
 			if esc {
 				s.keyBuf, _ = unescape(s.keyBuf[:0], key)
 				key = s.keyBuf
@@ -232,10 +250,10 @@ func (s *scanner) object(i int, n *node, depth int) int {
 			}
 			prev, guess = c, c.next
 		}
-		if i = s.ws(end); i >= len(s.data) || s.data[i] != ':' {
+		if i = ws(d, end); i >= len(d) || d[i] != ':' {
 			return s.fail("want ':' after a key", i)
 		}
-		if i = s.ws(i + 1); i >= len(s.data) {
+		if i = ws(d, i+1); i >= len(d) {
 			return s.fail("want a value", i)
 		}
 		if c != nil {
@@ -246,12 +264,12 @@ func (s *scanner) object(i int, n *node, depth int) int {
 		if i < 0 {
 			return -1
 		}
-		if i = s.ws(i); i >= len(s.data) {
+		if i = ws(d, i); i >= len(d) {
 			return s.fail("want ',' or '}'", i)
 		}
-		switch s.data[i] {
+		switch d[i] {
 		case ',':
-			i = s.ws(i + 1)
+			i = ws(d, i+1)
 		case '}':
 			return i + 1
 		default:

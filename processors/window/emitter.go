@@ -122,7 +122,8 @@ func (e *Emitter) Start() {
 
 // Stop ends the emission loop (an emission in progress is abandoned: its
 // windows are emitted again by the next holder, with the same row ids) and
-// releases nothing: the lock expires after LockTTL.
+// releases the lock if this emitter holds it, so that another task's
+// emitter takes over at its next cycle rather than after LockTTL.
 func (e *Emitter) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if !e.running {
@@ -135,10 +136,13 @@ func (e *Emitter) Stop(ctx context.Context) error {
 	e.mu.Unlock()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("window %s: emitter stop: %w", e.op.o.Name, ctx.Err())
 	}
+	if err := releaseScript.Run(ctx, e.op.o.Redis, []string{e.op.keys.emit()}, e.eo.Holder).Err(); err != nil {
+		return fmt.Errorf("window %s: release the emitter lock: %w", e.op.o.Name, err)
+	}
+	return nil
 }
 
 // Stats returns the emitter's totals.

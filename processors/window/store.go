@@ -169,6 +169,17 @@ redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'expires', tostring(now + tonumbe
 return {token, h[4] or '', h[5] or '', h[6] or ''}
 `)
 
+// releaseScript lets the lock go at once if the caller holds it (a
+// graceful stop), so that another task's emitter need not wait for it to
+// expire. KEYS: emit. ARGV: holder.
+var releaseScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'expires', '0')
+  return 1
+end
+return 0
+`)
+
 // progressScript records emitter progress if the caller still holds the
 // lock with the given token. KEYS: emit. ARGV: holder, token, now ms,
 // field, value. The field never moves back. Answers 1, or 0 when fenced

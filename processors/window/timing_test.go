@@ -131,3 +131,35 @@ func TestWindowArithmetic(t *testing.T) {
 		t.Fatal("position order wrong")
 	}
 }
+
+// A stopped emitter lets the lock go: another holder takes it at once
+// (with a higher fencing token) instead of after the lock's TTL.
+func TestEmitterStopReleasesLock(t *testing.T) {
+	env := testenv.Load(t)
+	client, prefix := env.Redis(t)
+	r := newRig(t, client, prefix, 1)
+	a, b := r.worker("a", r.out), r.worker("b", r.out)
+	defer a.op.Close(context.Background())
+	defer b.op.Close(context.Background())
+	a.emit.eo.LockTTL = time.Hour
+	ctx := context.Background()
+	if _, err := a.emit.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := a.emit.Stats(); !s.Holding {
+		t.Fatal("a does not hold the lock")
+	}
+	if _, err := b.emit.RunOnce(ctx); err != nil || b.emit.Stats().Holding {
+		t.Fatalf("b took a held lock (err %v)", err)
+	}
+	a.emit.Start()
+	if err := a.emit.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.emit.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.emit.Stats(); !s.Holding || s.Token <= a.emit.Stats().Token {
+		t.Fatalf("after a stopped, b: %+v (a: %+v); want b holding with a higher token", s, a.emit.Stats())
+	}
+}

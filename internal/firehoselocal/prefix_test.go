@@ -33,8 +33,12 @@ func TestPrefixExpressions(t *testing.T) {
 	// arrive in the next hour.
 	e.clock.Set(time.Date(2025, 12, 31, 23, 59, 59, 700e6, time.UTC))
 	e.putBatch("expr", [][]byte{[]byte("a")})
-	e.clock.Advance(time.Second)
+	// Into the next hour but within the 1 s buffer interval, so that the
+	// buffer cannot have been flushed before "b" arrives (on a loaded
+	// machine the flusher may run between the advance and the put).
+	e.clock.Advance(500 * time.Millisecond)
 	e.putBatch("expr", [][]byte{[]byte("b")})
+	e.clock.Advance(time.Second)
 	first := e.waitKeys(1)[0]
 	re := regexp.MustCompile("^events/year=2025/month=12/day=31/hour=23/" + randomPattern +
 		"/expr-1-2025-12-31-23-59-59-" + uuidPattern + "$")

@@ -158,10 +158,14 @@ func (s *stack) waitDelivered(t *testing.T, want int, timeout time.Duration) *de
 	deadline := time.Now().Add(timeout)
 	for {
 		res, err := delivered.Collect(context.Background(), s3c, s.env.S3Bucket, s.delivery+"/", "event_id", 0)
-		if err != nil {
+		switch {
+		case err != nil && time.Now().After(deadline):
 			t.Fatal(err)
-		}
-		if len(res.IDs) >= want || time.Now().After(deadline) {
+		case err != nil:
+			// A listing can fail while objects are being written (seen
+			// once as NoSuchBucket from the local S3); poll again.
+			t.Logf("poll S3: %v", err)
+		case len(res.IDs) >= want || time.Now().After(deadline):
 			return res
 		}
 		time.Sleep(250 * time.Millisecond)

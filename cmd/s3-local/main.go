@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "s3-local listening on http://%s\n", ln.Addr())
 
-	faker := gofakes3.New(backend, gofakes3.WithLogger(gofakes3.StdLog(log.New(stderr, "s3-local ", log.LstdFlags), gofakes3.LogErr)))
+	faker := gofakes3.New(prefixListing{backend}, gofakes3.WithLogger(gofakes3.StdLog(log.New(stderr, "s3-local ", log.LstdFlags), gofakes3.LogErr)))
 	srv := &http.Server{Handler: faker.Server(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -102,6 +102,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// prefixListing makes listing a prefix under which nothing was written yet
+// answer an empty list, as S3 does: the afero backend answers NoSuchBucket
+// when the prefix's directory does not exist.
+type prefixListing struct {
+	*s3afero.MultiBucketBackend
+}
+
+func (b prefixListing) ListBucket(bucket string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
+	list, err := b.MultiBucketBackend.ListBucket(bucket, prefix, page)
+	if err != nil && gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchBucket) {
+		if ok, berr := b.BucketExists(bucket); berr == nil && ok {
+			return gofakes3.NewObjectList(), nil
+		}
+	}
+	return list, err
 }
 
 func ensureBucket(b *s3afero.MultiBucketBackend, name string) error {

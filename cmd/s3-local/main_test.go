@@ -112,6 +112,19 @@ func TestServesBucketsFromDisk(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "buckets", "alpha", "x", "y.txt")); err != nil || string(b) != "hello" {
 		t.Errorf("object on disk = %q, %v", b, err)
 	}
+	// A prefix nothing was written under lists empty (as on S3), while a
+	// bucket that does not exist is still NoSuchBucket.
+	for prefix, want := range map[string]int{"x/": 1, "nothing-here/": 0, "nothing/deeper/": 0} {
+		out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("alpha"), Prefix: aws.String(prefix)})
+		if err != nil {
+			t.Errorf("list alpha/%s: %v", prefix, err)
+		} else if len(out.Contents) != want {
+			t.Errorf("list alpha/%s: %d objects, want %d", prefix, len(out.Contents), want)
+		}
+	}
+	if _, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("gamma"), Prefix: aws.String("x/")}); err == nil || !strings.Contains(err.Error(), "NoSuchBucket") {
+		t.Errorf("list of a missing bucket: err = %v, want NoSuchBucket", err)
+	}
 	stopAndWait(t, cancel, done)
 
 	// A restart on the same directory keeps the data; -bucket is idempotent.

@@ -508,6 +508,12 @@ func (e *Emitter) collect(ctx context.Context, shards []ShardInfo, closing, emit
 // while it waits.
 func (e *Emitter) write(ctx context.Context, token int64, windows []closedWindow) (int, error) {
 	op := e.op
+	// Still the holder with the same token? Then no other emitter held the
+	// lock since this cycle began, so none cleaned up state this cycle read:
+	// the rows are complete. A stale emitter stops here.
+	if err := e.progress(ctx, token, "token", token); err != nil {
+		return 0, err
+	}
 	rec, rows, err := op.buildResult(op.o.Allocator, windows)
 	if err != nil {
 		return 0, err

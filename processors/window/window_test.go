@@ -313,6 +313,7 @@ type rig struct {
 	dl      *deadletter.Writer
 	shards  []ShardInfo
 	options func(o *Options)
+	lockTTL time.Duration // emitter lock TTL on the operators' clock (default 500ms)
 }
 
 func newRig(t *testing.T, client redis.UniversalClient, prefix string, shards int) *rig {
@@ -348,7 +349,11 @@ func (r *rig) worker(name string, out flow.Output) *worker {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	em, err := op.NewEmitter(EmitterOptions{Output: out, Holder: name, Interval: 10 * time.Millisecond, LockTTL: 500 * time.Millisecond,
+	lockTTL := 500 * time.Millisecond
+	if r.lockTTL != 0 {
+		lockTTL = r.lockTTL
+	}
+	em, err := op.NewEmitter(EmitterOptions{Output: out, Holder: name, Interval: 10 * time.Millisecond, LockTTL: lockTTL,
 		Shards: func(context.Context) ([]ShardInfo, error) { return r.shards, nil }})
 	if err != nil {
 		r.t.Fatal(err)
@@ -690,6 +695,7 @@ func TestHoppingWindowsMatchReference(t *testing.T) {
 		o.Slide = 20 * time.Second
 		o.Now = func() time.Time { return t0.Add(5 * time.Since(t0)) }
 	}
+	r.lockTTL = 10 * time.Second // 2 s of real time: no lock flapping under load
 	evs := generate(12_000, 4, 8)
 	a, b := r.worker("worker-a", r.out), r.worker("worker-b", r.out)
 	a.emit.Start()

@@ -19,7 +19,9 @@ func TestRunAccountsForEveryRecord(t *testing.T) {
 	ctx := context.Background()
 	env, err := NewEnv(ctx, t.TempDir(), true)
 	if err != nil {
-		t.Skipf("no redis-server: %v", err)
+		// redis-server comes with the local stack (deploy/local/up):
+		// missing, it is a failure, never a skip.
+		t.Fatalf("start a private redis-server: %v (run make up)", err)
 	}
 	defer env.Close()
 	ds := Generate(workload.Config{Seed: 9, Total: 20_000}, 20_000, 500)

@@ -77,38 +77,13 @@ func TestSessionWindowsTwoWorkersFourShards(t *testing.T) {
 	}
 	evs := generateUsers(16_000, 4, 4, 200)
 	out := &sessionCollector{rows: map[string]sessionRow{}, times: map[string]int{}}
-	a, b := r.worker("worker-a", out), r.worker("worker-b", out)
-	a.emit.Start()
-	b.emit.Start()
-	var wg sync.WaitGroup
-	for i, s := range r.shards {
-		w := a
-		if i >= 2 {
-			w = b
-		}
-		bs := batches(t, evs, s.ID, 50)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			feed(t, w.op, bs, time.Duration(8+3*i)*time.Millisecond)
-		}()
-	}
-	wg.Wait()
 	var maxTS time.Time
 	for _, e := range evs {
 		if e.TS.After(maxTS) {
 			maxTS = e.TS
 		}
 	}
-	waitEmitted(t, maxTS.Add(gap), a.emit, b.emit)
-	for _, w := range []*worker{a, b} {
-		if err := w.emit.Stop(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.op.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.runTwoWorkers(evs, out, maxTS.Add(gap), nil)
 	late := lateSet(t, readDeadLetters(t, r.dlPath))
 	// Sessions by user, ordered.
 	byUser := map[string][]sessionRow{}

@@ -399,6 +399,43 @@ func waitEmitted(t *testing.T, end time.Time, ems ...*Emitter) {
 	t.Fatalf("windows up to %s not emitted within 60s", end)
 }
 
+// runTwoWorkers feeds evs to two workers (shards 0-1 and 2-3, each shard
+// paced by its own goroutine, batches of 50), waits until their emitters
+// emitted every window ending at or before end, then stops both. settle,
+// if set, runs after the wait and before the stop.
+func (r *rig) runTwoWorkers(evs []event, out flow.Output, end time.Time, settle func(a, b *worker)) {
+	t := r.t
+	a, b := r.worker("worker-a", out), r.worker("worker-b", out)
+	a.emit.Start()
+	b.emit.Start()
+	var wg sync.WaitGroup
+	for i, s := range r.shards {
+		w := a
+		if i >= 2 {
+			w = b
+		}
+		bs := batches(t, evs, s.ID, 50)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feed(t, w.op, bs, time.Duration(10+3*i)*time.Millisecond)
+		}()
+	}
+	wg.Wait()
+	waitEmitted(t, end, a.emit, b.emit)
+	if settle != nil {
+		settle(a, b)
+	}
+	for _, w := range []*worker{a, b} {
+		if err := w.emit.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.op.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func lateSet(t *testing.T, dls []flow.DeadLetter) map[string]bool {
 	late := map[string]bool{}
 	for _, d := range dls {
@@ -429,32 +466,7 @@ func TestWindowsMatchReferenceTwoWorkersFourShards(t *testing.T) {
 	client, prefix := env.Redis(t)
 	r := newRig(t, client, prefix, 4)
 	evs := generate(24_000, 4, 1)
-	a, b := r.worker("worker-a", r.out), r.worker("worker-b", r.out)
-	a.emit.Start()
-	b.emit.Start()
-	var wg sync.WaitGroup
-	for i, s := range r.shards {
-		w := a
-		if i >= 2 {
-			w = b
-		}
-		bs := batches(t, evs, s.ID, 50)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			feed(t, w.op, bs, time.Duration(10+3*i)*time.Millisecond)
-		}()
-	}
-	wg.Wait()
-	waitEmitted(t, lastWindowEnd(evs), a.emit, b.emit)
-	for _, w := range []*worker{a, b} {
-		if err := w.emit.Stop(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.op.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.runTwoWorkers(evs, r.out, lastWindowEnd(evs), nil)
 	late := lateSet(t, readDeadLetters(t, r.dlPath))
 	compare(t, r.out, reference(evs, late))
 	var counted int64
@@ -640,35 +652,12 @@ func TestLateRowsUpdateWindows(t *testing.T) {
 	r.options = func(o *Options) { o.LateRows = LateUpdate }
 	r.out.revs = map[string]int64{}
 	evs := generate(16_000, 4, 6)
-	a, b := r.worker("worker-a", r.out), r.worker("worker-b", r.out)
-	a.emit.Start()
-	b.emit.Start()
-	var wg sync.WaitGroup
-	for i, s := range r.shards {
-		w := a
-		if i >= 2 {
-			w = b
-		}
-		bs := batches(t, evs, s.ID, 50)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			feed(t, w.op, bs, time.Duration(10+3*i)*time.Millisecond)
-		}()
-	}
-	wg.Wait()
-	waitEmitted(t, lastWindowEnd(evs), a.emit, b.emit)
-	// Updates of the last windows follow within a few cycles.
-	time.Sleep(200 * time.Millisecond)
-	updates := a.emit.Stats().Updates + b.emit.Stats().Updates
-	for _, w := range []*worker{a, b} {
-		if err := w.emit.Stop(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.op.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var updates int64
+	r.runTwoWorkers(evs, r.out, lastWindowEnd(evs), func(a, b *worker) {
+		// Updates of the last windows follow within a few cycles.
+		time.Sleep(200 * time.Millisecond)
+		updates = a.emit.Stats().Updates + b.emit.Stats().Updates
+	})
 	if len(r.out.errs) > 0 {
 		t.Fatalf("%d revision errors, first: %s", len(r.out.errs), r.out.errs[0])
 	}
@@ -697,32 +686,7 @@ func TestHoppingWindowsMatchReference(t *testing.T) {
 	}
 	r.lockTTL = 10 * time.Second // 2 s of real time: no lock flapping under load
 	evs := generate(12_000, 4, 8)
-	a, b := r.worker("worker-a", r.out), r.worker("worker-b", r.out)
-	a.emit.Start()
-	b.emit.Start()
-	var wg sync.WaitGroup
-	for i, s := range r.shards {
-		w := a
-		if i >= 2 {
-			w = b
-		}
-		bs := batches(t, evs, s.ID, 50)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			feed(t, w.op, bs, time.Duration(10+3*i)*time.Millisecond)
-		}()
-	}
-	wg.Wait()
-	waitEmitted(t, lastWindowEnd(evs).Add(40*time.Second), a.emit, b.emit)
-	for _, w := range []*worker{a, b} {
-		if err := w.emit.Stop(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.op.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.runTwoWorkers(evs, r.out, lastWindowEnd(evs).Add(40*time.Second), nil)
 	late := lateSet(t, readDeadLetters(t, r.dlPath))
 	compare(t, r.out, referenceHopping(evs, late, time.Minute, 20*time.Second))
 	var counted int64

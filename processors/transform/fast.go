@@ -230,36 +230,23 @@ func (c *fastCompiler) binary(n *ast.BinaryNode) *fast {
 }
 
 func intBinary(op string, a, b func(*evaluator, int) int64) *fast {
-	boolOut := func(f func(ev *evaluator, row int) bool) *fast { return &fast{kind: fastBool, bool: f} }
-	intOut := func(f func(ev *evaluator, row int) int64) *fast { return &fast{kind: fastInt, int: f} }
-	switch op {
-	case "==":
-		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) == b(ev, row) })
-	case "!=":
-		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) != b(ev, row) })
-	case "<":
-		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) < b(ev, row) })
-	case "<=":
-		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) <= b(ev, row) })
-	case ">":
-		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) > b(ev, row) })
-	case ">=":
-		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) >= b(ev, row) })
-	case "+":
-		return intOut(func(ev *evaluator, row int) int64 { return a(ev, row) + b(ev, row) })
-	case "-":
-		return intOut(func(ev *evaluator, row int) int64 { return a(ev, row) - b(ev, row) })
-	case "*":
-		return intOut(func(ev *evaluator, row int) int64 { return a(ev, row) * b(ev, row) })
-	case "/":
+	if op == "/" { // int / int is a float in expr
 		return &fast{kind: fastNum, num: func(ev *evaluator, row int) float64 { return float64(a(ev, row)) / float64(b(ev, row)) }}
 	}
-	return nil // % (fails on 0), ** and the rest: the VM
+	return typedBinary(op, a, b, func(f func(ev *evaluator, row int) int64) *fast { return &fast{kind: fastInt, int: f} })
 }
 
 func numBinary(op string, a, b func(*evaluator, int) float64) *fast {
+	return typedBinary(op, a, b, func(f func(ev *evaluator, row int) float64) *fast { return &fast{kind: fastNum, num: f} })
+}
+
+// typedBinary compiles a comparison or arithmetic operator over two operands
+// of one Go type; out wraps an arithmetic result. The instantiations for
+// int64 and float64 are separate code (different GC shapes), so the hot
+// closures stay unboxed. It returns nil for operators left to the VM
+// (% fails on 0, ** and the rest).
+func typedBinary[T int64 | float64](op string, a, b func(*evaluator, int) T, out func(func(ev *evaluator, row int) T) *fast) *fast {
 	boolOut := func(f func(ev *evaluator, row int) bool) *fast { return &fast{kind: fastBool, bool: f} }
-	numOut := func(f func(ev *evaluator, row int) float64) *fast { return &fast{kind: fastNum, num: f} }
 	switch op {
 	case "==":
 		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) == b(ev, row) })
@@ -274,13 +261,13 @@ func numBinary(op string, a, b func(*evaluator, int) float64) *fast {
 	case ">=":
 		return boolOut(func(ev *evaluator, row int) bool { return a(ev, row) >= b(ev, row) })
 	case "+":
-		return numOut(func(ev *evaluator, row int) float64 { return a(ev, row) + b(ev, row) })
+		return out(func(ev *evaluator, row int) T { return a(ev, row) + b(ev, row) })
 	case "-":
-		return numOut(func(ev *evaluator, row int) float64 { return a(ev, row) - b(ev, row) })
+		return out(func(ev *evaluator, row int) T { return a(ev, row) - b(ev, row) })
 	case "*":
-		return numOut(func(ev *evaluator, row int) float64 { return a(ev, row) * b(ev, row) })
+		return out(func(ev *evaluator, row int) T { return a(ev, row) * b(ev, row) })
 	case "/":
-		return numOut(func(ev *evaluator, row int) float64 { return a(ev, row) / b(ev, row) })
+		return out(func(ev *evaluator, row int) T { return a(ev, row) / b(ev, row) })
 	}
 	return nil
 }

@@ -1,71 +1,72 @@
 package enrich
 
 import (
+	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// cache is a size-bounded LRU of entries with per-entry expiry, shared by
-// every concurrent Process call of one lookup. A batch takes the lock shared
-// to look up all its distinct keys, then exclusively to move its hits to the
-// front, and exclusively once more to store what it fetched.
+// cache is a size-bounded cache of entries with per-entry expiry, shared by
+// every concurrent Process call of one lookup. Eviction approximates LRU
+// the way Redis does: when full, it samples evictionSample slots and evicts
+// an expired one, else the least recently used of the sample.
+//
+// A lookup holds the lock shared and marks each hit used with an atomic
+// store of the call's tick, so lookups of concurrent batches (one per shard)
+// never wait for each other and a hit costs one map probe and one slot; an
+// exact LRU list would need the exclusive lock and three list nodes written
+// per hit. Only put takes the lock exclusively.
 type cache struct {
-	// mu is held shared to look keys up and exclusively to reorder the
-	// list and to store: lookups of concurrent batches (one per shard)
-	// run in parallel, and the exclusive part is only the list moves.
-	mu         sync.RWMutex
-	size       int
-	m          map[string]*node
-	head, tail *node // head is the most recently used
+	mu    sync.RWMutex
+	size  int
+	index map[string]int32 // key -> index into slots
+	slots []slot
+	tick  atomic.Uint64 // advanced once per lookup or put call
 }
 
-type node struct {
-	key        string
-	e          *entry
-	expires    time.Time
-	prev, next *node
+// slot is one cached key. used is written under the shared lock (atomic);
+// everything else only under the exclusive lock.
+type slot struct {
+	key     string
+	e       *entry
+	expires int64 // unix nanoseconds
+	used    atomic.Uint64
 }
+
+// evictionSample is how many slots an eviction compares (Redis's
+// maxmemory-samples defaults to 5; 16 is closer to exact LRU for little
+// more work, as it runs once per fetched key only when the cache is full).
+const evictionSample = 16
 
 func newCache(size int) *cache {
-	return &cache{size: size, m: make(map[string]*node, min(size, 1<<16))}
+	return &cache{size: size, index: make(map[string]int32, min(size, 1<<16))}
 }
 
 // lookup sets entries[i] for every key found and not expired at now, and
 // returns the indices of the other keys appended to missed.
-//
-// The hits are then moved to the front in key order, as if each had been
-// touched when found; a hit evicted by a concurrent put in between is not
-// moved (it is no longer cached), and its entry is still used for this
-// batch, as a lookup under one exclusive lock would have used it.
 func (c *cache) lookup(keys []string, entries []*entry, now time.Time, missed []int32) []int32 {
-	hits, base := 0, len(missed)
+	tick := c.tick.Add(1)
+	at := now.UnixNano()
 	c.mu.RLock()
 	for i, k := range keys {
-		n := c.m[k]
-		if n == nil || !now.Before(n.expires) {
+		j, ok := c.index[k]
+		if !ok {
 			missed = append(missed, int32(i))
 			continue
 		}
-		entries[i] = n.e
-		hits++
-	}
-	c.mu.RUnlock()
-	if hits == 0 {
-		return missed
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m := base // index into missed, whose new part is in key order
-	for i, k := range keys {
-		if m < len(missed) && int(missed[m]) == i {
-			m++
+		s := &c.slots[j]
+		if at >= s.expires {
+			missed = append(missed, int32(i))
 			continue
 		}
-		if n := c.m[k]; n != nil {
-			c.touch(n)
+		entries[i] = s.e
+		if s.used.Load() < tick { // write once per batch: no store when another shard just did
+			s.used.Store(tick)
 		}
 	}
+	c.mu.RUnlock()
 	return missed
 }
 
@@ -76,64 +77,71 @@ type store struct {
 	expires time.Time
 }
 
-// put caches entries, evicting the least recently used beyond the size.
-func (c *cache) put(items []store) {
+// put caches entries, evicting beyond the size (expired first, then the
+// least recently used of a sample).
+func (c *cache) put(items []store, now time.Time) {
+	if len(items) == 0 {
+		return
+	}
+	tick := c.tick.Add(1)
+	at := now.UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, it := range items {
-		if n := c.m[it.key]; n != nil {
-			n.e, n.expires = it.e, it.expires
-			c.touch(n)
+		if j, ok := c.index[it.key]; ok {
+			s := &c.slots[j]
+			s.e, s.expires = it.e, it.expires.UnixNano()
+			s.used.Store(tick)
 			continue
 		}
 		// The key is a substring of a whole batch's keys: copy it so the
 		// cache does not keep that batch's string alive.
-		n := &node{key: strings.Clone(it.key), e: it.e, expires: it.expires}
-		c.m[n.key] = n
-		c.pushFront(n)
-		if len(c.m) > c.size {
-			old := c.tail
-			c.unlink(old)
-			delete(c.m, old.key)
+		key := strings.Clone(it.key)
+		var j int
+		if len(c.slots) < c.size {
+			j = len(c.slots)
+			c.slots = append(c.slots, slot{})
+		} else {
+			j = c.victim(at)
+			delete(c.index, c.slots[j].key)
+		}
+		s := &c.slots[j]
+		s.key, s.e, s.expires = key, it.e, it.expires.UnixNano()
+		s.used.Store(tick)
+		c.index[key] = int32(j)
+	}
+}
+
+// victim returns the slot to reuse: an expired one of the sample if any,
+// else the one used least recently (the first of equals). A cache of at
+// most evictionSample slots compares them all, so it is an exact LRU.
+func (c *cache) victim(at int64) int {
+	n := len(c.slots)
+	if n <= evictionSample {
+		return c.oldest(at, func(k int) int { return k })
+	}
+	return c.oldest(at, func(int) int { return rand.IntN(n) })
+}
+
+func (c *cache) oldest(at int64, pick func(k int) int) int {
+	best := -1
+	var bestUsed uint64
+	for k := range min(len(c.slots), evictionSample) {
+		j := pick(k)
+		s := &c.slots[j]
+		if at >= s.expires {
+			return j
+		}
+		if u := s.used.Load(); best < 0 || u < bestUsed {
+			best, bestUsed = j, u
 		}
 	}
+	return best
 }
 
 // len returns the number of cached keys.
 func (c *cache) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.m)
-}
-
-func (c *cache) touch(n *node) {
-	if c.head != n {
-		c.unlink(n)
-		c.pushFront(n)
-	}
-}
-
-func (c *cache) pushFront(n *node) {
-	n.prev, n.next = nil, c.head
-	if c.head != nil {
-		c.head.prev = n
-	}
-	c.head = n
-	if c.tail == nil {
-		c.tail = n
-	}
-}
-
-func (c *cache) unlink(n *node) {
-	if n.prev != nil {
-		n.prev.next = n.next
-	} else {
-		c.head = n.next
-	}
-	if n.next != nil {
-		n.next.prev = n.prev
-	} else {
-		c.tail = n.prev
-	}
-	n.prev, n.next = nil, nil
+	return len(c.index)
 }

@@ -46,7 +46,9 @@
 // the distinct keys up in its cache and fetches all the others in one
 // pipelined round trip (one HMGET or GET per key), then caches what it
 // fetched: found entries for CacheTTL, missing keys for NegativeTTL. The
-// cache is an LRU bounded to CacheSize keys, shared by all Process calls.
+// cache holds up to CacheSize keys, shared by all Process calls; when full
+// it evicts an expired key or the least recently used of a sample of 16
+// (approximate LRU, as Redis's own eviction).
 // A cached value can be up to CacheTTL old: that is the staleness bound
 // of an enrichment table. When Redis fails, Process returns the error and
 // no output; nothing is cached from the failed round trip, and the caller

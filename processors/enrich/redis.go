@@ -244,7 +244,7 @@ func (l *RedisLookup) fetch(ctx context.Context, s *scratch, now time.Time) erro
 	l.fetched.Add(uint64(len(s.missed)))
 	l.notFound.Add(uint64(len(s.missed) - trip.Found))
 	if l.cache != nil {
-		l.cache.put(s.stores)
+		l.cache.put(s.stores, now)
 	}
 	l.report(trip)
 	return nil

@@ -8,7 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/shardflow/shardflow/processors/decode"
+	"github.com/shardflow/shardflow/processors/transform"
 )
 
 func TestParseTemplate(t *testing.T) {
@@ -246,5 +251,35 @@ func TestCacheConcurrentLookupsAndPuts(t *testing.T) {
 	wg.Wait()
 	if n := c.len(); n > 64 {
 		t.Errorf("len %d beyond the size 64", n)
+	}
+}
+
+// TestValueColumnEqualsBuilder checks valueColumn against Arrow's builders
+// for every field type, with and without nulls.
+func TestValueColumnEqualsBuilder(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	types := []arrow.DataType{arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Float64,
+		arrow.FixedWidthTypes.Boolean, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}}
+	for _, withNulls := range []bool{false, true} {
+		rows := make([][]transform.Value, 0, 300)
+		for k := range 300 {
+			v := transform.Value{Valid: !withNulls || k%7 != 3, Int: int64(k * 1000), Float: float64(k) / 3, Bool: k%3 == 0, Str: strings.Repeat("é", k%5)}
+			rows = append(rows, []transform.Value{v, v, v, v, v})
+		}
+		for f, dt := range types {
+			b := array.NewBuilder(mem, dt)
+			for _, r := range rows {
+				transform.AppendValue(b, &r[f])
+			}
+			want := b.NewArray()
+			got := valueColumn(mem, dt, rows, f)
+			if !array.Equal(got, want) || got.NullN() != want.NullN() {
+				t.Errorf("%v, nulls %v: got %v, want %v", dt, withNulls, got, want)
+			}
+			got.Release()
+			want.Release()
+			b.Release()
+		}
 	}
 }

@@ -13,11 +13,15 @@ import (
 // from each row's entry.
 type joiner struct {
 	stage   string // error prefix, "enrich: redis lookup"
+	mem     memory.Allocator
 	in, out *arrow.Schema
 	tmpl    *template
 	fields  []field
 	onMiss  MissPolicy
 	pool    transform.Pool[*scratch]
+	// nulls and defaults are the values of a row whose key is not found
+	// (on_miss null or default).
+	nulls, defaults []transform.Value
 }
 
 // scratch is the per-call state of one Process call.
@@ -28,12 +32,14 @@ type scratch struct {
 	missed  []int32
 	stores  []store
 	kept    []int
+	rowVals [][]transform.Value // per kept row: its values, one per field
+	cols    []arrow.Array
 }
 
 // newJoiner validates the template and fields against in. It adds its
 // problems to bad and returns nil when there are any.
 func newJoiner(mem memory.Allocator, stage string, in *arrow.Schema, key string, fields []Field, onMiss MissPolicy, bad *errs) *joiner {
-	j := &joiner{stage: stage, in: in, onMiss: onMiss}
+	j := &joiner{stage: stage, mem: mem, in: in, onMiss: onMiss}
 	if j.onMiss == "" {
 		j.onMiss = MissNull
 	}
@@ -55,6 +61,10 @@ func newJoiner(mem memory.Allocator, stage string, in *arrow.Schema, key string,
 		return nil
 	}
 	j.out = out
+	j.nulls = make([]transform.Value, len(j.fields))
+	for _, f := range j.fields {
+		j.defaults = append(j.defaults, f.def)
+	}
 	j.pool = transform.Pool[*scratch]{
 		New:  func() *scratch { return &scratch{asm: transform.NewAssembler(mem, out, in.NumFields())} },
 		Free: func(s *scratch) { s.asm.Release() },
@@ -84,13 +94,14 @@ func (j *joiner) finish(s *scratch) {
 }
 
 // emit builds the output batch from the entries of in's distinct keys
-// (nil or missing: not found) and applies the miss policy.
+// (nil or missing: not found) and applies the miss policy. It first lists
+// each kept row's values, then builds each appended column in one pass over
+// that list (valueColumn).
 func (j *joiner) emit(in *flow.Batch, s *scratch) (*flow.Batch, []flow.DeadLetter) {
 	n := in.Rows()
-	s.asm.Reserve(n)
 	s.kept = s.kept[:0]
+	s.rowVals = s.rowVals[:0]
 	var dead []flow.DeadLetter
-	nulls := transform.Value{}
 	for row := range n {
 		var e *entry
 		if k := s.keys.rowKey[row]; k >= 0 {
@@ -101,26 +112,27 @@ func (j *joiner) emit(in *flow.Batch, s *scratch) (*flow.Batch, []flow.DeadLette
 			dead = append(dead, transform.DeadLetter(in, row, e.bad))
 			continue
 		case e != nil && e.vals != nil:
-			for i := range j.fields {
-				transform.AppendValue(s.asm.Appended(i), &e.vals[i])
-			}
+			s.rowVals = append(s.rowVals, e.vals)
 		case j.onMiss == MissDrop:
 			continue
 		case j.onMiss == MissDeadLetter:
 			dead = append(dead, transform.DeadLetter(in, row, j.missReason(s, row)))
 			continue
+		case j.onMiss == MissDefault:
+			s.rowVals = append(s.rowVals, j.defaults)
 		default:
-			for i := range j.fields {
-				v := &nulls
-				if j.onMiss == MissDefault {
-					v = &j.fields[i].def
-				}
-				transform.AppendValue(s.asm.Appended(i), v)
-			}
+			s.rowVals = append(s.rowVals, j.nulls)
 		}
 		s.kept = append(s.kept, row)
 	}
-	return s.asm.Finish(in, transform.Selection(s.kept, n)), dead
+	s.cols = s.cols[:0]
+	for i := range j.fields {
+		s.cols = append(s.cols, valueColumn(j.mem, j.fields[i].dt, s.rowVals, i))
+	}
+	out := s.asm.FinishColumns(in, transform.Selection(s.kept, n), s.cols)
+	clear(s.cols)
+	clear(s.rowVals) // no references to cached entries between batches
+	return out, dead
 }
 
 func (j *joiner) missReason(s *scratch, row int) string {

@@ -54,6 +54,7 @@ type Assembler struct {
 	appended []array.Builder
 	take     []array.Builder // per input column, created on first use
 	arrs     []arrow.Array   // scratch for Finish
+	computed []arrow.Array   // scratch for Finish
 }
 
 // NewAssembler returns an Assembler for output schema out, whose first nIn
@@ -86,6 +87,20 @@ func (a *Assembler) Reserve(n int) {
 // the input's columns are shared (retained), not copied. The caller owns the
 // result.
 func (a *Assembler) Finish(in *flow.Batch, rows []int) *flow.Batch {
+	a.computed = a.computed[:0]
+	for _, b := range a.appended {
+		a.computed = append(a.computed, b.NewArray())
+	}
+	out := a.FinishColumns(in, rows, a.computed)
+	clear(a.computed)
+	return out
+}
+
+// FinishColumns is Finish with the computed columns given as arrays, one per
+// appended field, each of the output's length, instead of taken from the
+// builders (which stay untouched). It takes over the references of
+// computed.
+func (a *Assembler) FinishColumns(in *flow.Batch, rows []int, computed []arrow.Array) *flow.Batch {
 	n := in.Rows()
 	origins := in.Origins
 	a.arrs = a.arrs[:0]
@@ -105,9 +120,7 @@ func (a *Assembler) Finish(in *flow.Batch, rows []int) *flow.Batch {
 			a.arrs = append(a.arrs, a.takeColumn(i, in.Record.Column(i), rows))
 		}
 	}
-	for _, b := range a.appended {
-		a.arrs = append(a.arrs, b.NewArray())
-	}
+	a.arrs = append(a.arrs, computed...)
 	rec := array.NewRecordBatch(a.out, a.arrs, int64(n))
 	for i, arr := range a.arrs {
 		arr.Release()

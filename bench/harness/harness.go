@@ -41,7 +41,15 @@ type Path struct {
 	outputs []flow.Output
 
 	rows, dead atomic.Int64
+	runs       atomic.Int64 // Run calls, for fresh shard ids
 }
+
+// ShardName is the id of the shard that replays a dataset for the n-th
+// time in a path's run. Every run and every pass of a run reads as a new
+// shard: a window operator skips the records at or before a shard's applied
+// mark (a replay after a takeover), so replaying the same sequence numbers
+// under the same shard id again would measure that skip, not the window.
+func ShardName(run int64, n int) string { return fmt.Sprintf("shardId-%04d%08d", run%10_000, n) }
 
 // Build builds every stage and output of spec.
 func Build(spec Spec) (*Path, error) {

@@ -102,6 +102,7 @@ func Run(ctx context.Context, p *Path, ds *Dataset, load Load) (Result, error) {
 		}
 		cmd0 = c
 	}
+	run := p.runs.Add(1)
 	rows0, dead0 := p.rows.Load(), p.dead.Load()
 	reset := ResetPeakRSS()
 	res.StartRSS, _ = RSS()
@@ -114,7 +115,7 @@ func Run(ctx context.Context, p *Path, ds *Dataset, load Load) (Result, error) {
 	for k := range shards {
 		wg.Go(func() {
 			s := &decs[k]
-			s.err = s.replay(ctx, p, ds, load, k, shards, maxInFlight)
+			s.err = s.replay(ctx, p, ds, load, run, k, shards, maxInFlight)
 			if s.err != nil {
 				errs[k] = s.err
 				cancel()
@@ -157,8 +158,7 @@ type shard struct {
 // replay hands over shard k's batches: once, or cycling until
 // load.Duration passed; paced when load.BytesPerSecond > 0. It returns
 // after the last of its batches was acked.
-func (s *shard) replay(ctx context.Context, p *Path, ds *Dataset, load Load, k, shards, maxInFlight int) error {
-	name := fmt.Sprintf("shardId-%012d", k)
+func (s *shard) replay(ctx context.Context, p *Path, ds *Dataset, load Load, run int64, k, shards, maxInFlight int) error {
 	fl := newInflight(maxInFlight)
 	start := time.Now()
 	var timer *time.Timer
@@ -172,6 +172,7 @@ func (s *shard) replay(ctx context.Context, p *Path, ds *Dataset, load Load, k, 
 		if pass > 0 && (load.Duration <= 0 || time.Since(start) >= load.Duration) {
 			break
 		}
+		name := ShardName(run, pass*shards+k)
 		for i := k; i < len(ds.Batches); i += shards {
 			recs := ds.Batches[i]
 			if load.BytesPerSecond > 0 {

@@ -40,6 +40,32 @@ func NewEnv(ctx context.Context, dir string, withRedis bool) (*Env, error) {
 	return env, nil
 }
 
+// ResetWindowState deletes the reference window's state (keys under
+// WindowKeyPrefix) from the environment's Redis, so that the next path's
+// window starts empty: a window skips records a shard of the same id
+// already applied. The plans stay.
+func (e *Env) ResetWindowState(ctx context.Context) error {
+	if e.Redis == nil {
+		return nil
+	}
+	iter := e.Redis.Client.Scan(ctx, 0, WindowKeyPrefix+":*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("harness: list window state: %w", err)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		if err := e.Redis.Client.Del(ctx, keys[:n]...).Err(); err != nil {
+			return fmt.Errorf("harness: delete window state: %w", err)
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
 // Close stops the Redis the environment started.
 func (e *Env) Close() error {
 	if e.Redis == nil {

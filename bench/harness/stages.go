@@ -130,15 +130,24 @@ func CSV(mem memory.Allocator, in *arrow.Schema) (flow.Output, error) {
 // record).
 func ReferenceWindow(rdb redis.UniversalClient) OutputFunc {
 	return func(mem memory.Allocator, in *arrow.Schema) (flow.Output, error) {
-		return window.New(window.Options{
-			Pipeline: "bench", Name: "per_page", Schema: in, TimeColumn: "ts", Size: time.Minute,
-			GroupBy: []string{"country", "page"}, MaxOutOfOrderness: 30 * time.Second,
-			Aggregates: []window.Aggregate{
-				{Name: "clicks", Func: window.Count},
-				{Name: "revenue", Func: window.Sum, Column: "price"},
-				{Name: "users", Func: window.CountDistinct, Column: "user_id"},
-			},
-			Redis: rdb, KeyPrefix: "bench", DeadLetter: &DeadLetters{}, Allocator: mem,
-		})
+		return window.New(ReferenceWindowOptions(rdb, mem, in))
+	}
+}
+
+// WindowKeyPrefix prefixes the Redis keys of ReferenceWindow's state.
+const WindowKeyPrefix = "bench"
+
+// ReferenceWindowOptions are the options of ReferenceWindow's operator
+// over input schema in.
+func ReferenceWindowOptions(rdb redis.UniversalClient, mem memory.Allocator, in *arrow.Schema) window.Options {
+	return window.Options{
+		Pipeline: "bench", Name: "per_page", Schema: in, TimeColumn: "ts", Size: time.Minute,
+		GroupBy: []string{"country", "page"}, MaxOutOfOrderness: 30 * time.Second,
+		Aggregates: []window.Aggregate{
+			{Name: "clicks", Func: window.Count},
+			{Name: "revenue", Func: window.Sum, Column: "price"},
+			{Name: "users", Func: window.CountDistinct, Column: "user_id"},
+		},
+		Redis: rdb, KeyPrefix: WindowKeyPrefix, DeadLetter: &DeadLetters{}, Allocator: mem,
 	}
 }

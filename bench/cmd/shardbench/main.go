@@ -112,6 +112,9 @@ func table(ctx context.Context, env *harness.Env, events, batch, shards int, mat
 		if sc.Redis && env.Redis == nil {
 			continue
 		}
+		if err := env.ResetWindowState(ctx); err != nil {
+			return err
+		}
 		p, err := harness.Build(sc.Spec(env))
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)

@@ -100,10 +100,11 @@ const deltaVersion = 1
 //
 //	version byte, uvarint groups, then per group: uvarint key length,
 //	key, and per aggregate: uvarint n and, when n > 0, its payload.
-func encodeDelta(dst []byte, plans []aggPlan, groups map[string][]state) ([]byte, error) {
+func encodeDelta(dst []byte, plans []aggPlan, w *windowGroups, groups *groupIndex) ([]byte, error) {
 	dst = append(dst, deltaVersion)
-	dst = binary.AppendUvarint(dst, uint64(len(groups)))
-	for key, states := range groups {
+	dst = binary.AppendUvarint(dst, uint64(len(w.ids)))
+	for g, id := range w.ids {
+		key, states := groups.key(id), w.states[g]
 		dst = binary.AppendUvarint(dst, uint64(len(key)))
 		dst = append(dst, key...)
 		for i := range plans {

@@ -62,7 +62,8 @@ type shardState struct {
 	loaded   bool
 	mark     position // applied mark in Redis as last seen
 	closed   int64    // windows ending at or before it are closed (µs); MinInt64: none
-	windows  map[int64]map[string][]state
+	windows  map[int64]*windowGroups
+	groups   *groupIndex           // group ids of windows' partials
 	sessions map[string][]fragment // session windows: fragments per group key
 	pending  []pendingBatch
 	dead     []flow.DeadLetter // late or time-less rows to dead-letter before the next flush
@@ -73,19 +74,17 @@ type shardState struct {
 	hasTS    bool
 	rows     int
 	since    time.Time // when the oldest pending batch arrived
-	keyBuf   []byte
-	// keys interns group keys across flushes (bounded): a group seen
-	// before costs no allocation for its map key.
-	keys map[string]string
+	keyBuf   []byte    // session windows' group key
 	// chunks hand out aggregate state slices (one allocation per many
-	// groups), reused after each flush; spare holds cleared group maps.
-	chunks [][]state
-	ci     int // current chunk
-	used   int // states used in chunks[ci]
-	spare  []map[string][]state
-	cols   []column
-	gcols  []column
-	blob   []byte
+	// groups), reused after each flush; spare holds cleared windows.
+	chunks   [][]state
+	ci       int // current chunk
+	used     int // states used in chunks[ci]
+	spare    []*windowGroups
+	cols     []column
+	gcols    []column
+	blob     []byte // deltas of the last flush, reused
+	blobEnds []int
 }
 
 // New builds an operator on opts.Schema and starts its flush ticker.
@@ -165,7 +164,7 @@ func (op *Operator) shard(id string) *shardState {
 	defer op.mu.Unlock()
 	s, ok := op.shards[id]
 	if !ok {
-		s = &shardState{id: id, closed: math.MinInt64}
+		s = &shardState{id: id, closed: math.MinInt64, groups: newGroupIndex(op.groupKinds)}
 		op.shards[id] = s
 	}
 	return s
@@ -293,30 +292,31 @@ func (op *Operator) aggregate(s *shardState, pb *pendingBatch, first bool) {
 		if !s.hasTS || ts > s.maxTS {
 			s.maxTS, s.hasTS = ts, true
 		}
-		s.keyBuf = appendGroupKey(s.keyBuf[:0], s.gcols, op.groupKinds, row)
 		if op.gapUS > 0 {
+			s.keyBuf = appendGroupKey(s.keyBuf[:0], s.gcols, op.groupKinds, row)
 			op.addToSession(s, s.keyBuf, ts, row)
 			s.rows++
 			continue
 		}
+		gid := s.groups.id(s.gcols, row)
 		latest := floorDiv(ts, op.slideUS) * op.slideUS
 		for start := latest; start > ts-op.sizeUS; start -= op.slideUS {
-			groups := s.windows[start]
-			if groups == nil {
+			w := s.windows[start]
+			if w == nil {
 				if s.windows == nil {
-					s.windows = map[int64]map[string][]state{}
+					s.windows = map[int64]*windowGroups{}
 				}
 				if n := len(s.spare); n > 0 {
-					groups, s.spare = s.spare[n-1], s.spare[:n-1]
+					w, s.spare = s.spare[n-1], s.spare[:n-1]
 				} else {
-					groups = map[string][]state{}
+					w = &windowGroups{}
 				}
-				s.windows[start] = groups
+				s.windows[start] = w
 			}
-			states, ok := groups[string(s.keyBuf)]
+			states, ok := w.get(gid)
 			if !ok {
 				states = s.newStates(len(op.plans))
-				groups[s.intern(s.keyBuf)] = states
+				w.add(gid, states)
 			}
 			op.foldRow(s, states, ts, row)
 		}
@@ -336,21 +336,6 @@ func (op *Operator) tooLate(end, closed int64) bool {
 		return end <= closed-op.updateUS
 	}
 	return end <= closed
-}
-
-// maxInterned bounds a shard's interned group keys.
-const maxInterned = 1 << 18
-
-func (s *shardState) intern(key []byte) string {
-	if k, ok := s.keys[string(key)]; ok {
-		return k
-	}
-	if s.keys == nil || len(s.keys) >= maxInterned {
-		s.keys = make(map[string]string, 1024)
-	}
-	k := string(key)
-	s.keys[k] = k
-	return k
 }
 
 func (s *shardState) newStates(n int) []state {
@@ -374,10 +359,19 @@ const maxSpareChunks = 64
 // resetPartials forgets the partials (after a flush, or to rebuild them),
 // keeping their memory for the next ones.
 func (s *shardState) resetPartials() {
-	for start, groups := range s.windows {
-		clear(groups)
-		s.spare = append(s.spare, groups)
+	// Past its bounds the group index starts over, now that no partial
+	// refers to its ids (windows' slot arrays are dropped with it).
+	trim := s.groups != nil && s.groups.full()
+	for start, w := range s.windows {
+		w.clear(trim)
+		s.spare = append(s.spare, w)
 		delete(s.windows, start)
+	}
+	if trim {
+		for _, w := range s.spare {
+			w.clear(true)
+		}
+		s.groups.reset()
 	}
 	if len(s.chunks) > 0 {
 		// Zero the states but keep their hash slices' memory.
@@ -521,13 +515,27 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 		keys = append(keys, op.keys.sessions(s.id), op.keys.sessions(s.id))
 		args = append(args, "s", minStart+op.gapUS, blob)
 	}
-	for start, groups := range s.windows {
-		blob, err := encodeDelta(nil, op.plans, groups)
-		if err != nil {
+	// The windows' deltas are encoded back to back into the shard's
+	// reused buffer, then handed to the script as slices of it.
+	blobs, first := s.blob[:0], len(args)
+	s.blobEnds = s.blobEnds[:0]
+	for start, w := range s.windows {
+		var err error
+		if blobs, err = encodeDelta(blobs, op.plans, w, s.groups); err != nil {
 			return fmt.Errorf("window %s: shard %s: %w", op.o.Name, s.id, err)
 		}
+		s.blobEnds = append(s.blobEnds, len(blobs))
 		keys = append(keys, op.keys.list(s.id, start), op.keys.late(s.id, start))
-		args = append(args, start, start+op.sizeUS, blob)
+		args = append(args, start, start+op.sizeUS, nil)
+	}
+	from := 0
+	for i, end := range s.blobEnds {
+		args[first+3*i+2] = blobs[from:end:end]
+		from = end
+	}
+	s.blob = blobs
+	if cap(s.blob) > 4*len(blobs) && cap(s.blob) > 1<<20 {
+		s.blob = nil // one unusually large flush: do not keep its buffer
 	}
 	if s.to.seq == "" {
 		// No row carried a position (batches without origins): nothing

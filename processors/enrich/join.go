@@ -72,14 +72,14 @@ func newJoiner(mem memory.Allocator, stage string, in *arrow.Schema, key string,
 	return j
 }
 
-// start checks in's schema, takes a scratch and renders in's keys into it,
-// with entries sized (all nil) for its distinct keys.
-func (j *joiner) start(in *flow.Batch, prefix string) (*scratch, error) {
+// start checks in's schema, takes a scratch and renders in's keys into it
+// (each once when distinct), with entries sized (all nil) for them.
+func (j *joiner) start(in *flow.Batch, prefix string, distinct bool) (*scratch, error) {
 	if err := transform.CheckSchema(j.stage, j.in, in.Record.Schema()); err != nil {
 		return nil, err
 	}
 	s := j.pool.Get()
-	s.keys.build(j.tmpl, prefix, in.Record)
+	s.keys.build(j.tmpl, prefix, in.Record, distinct)
 	s.entries = append(s.entries[:0], make([]*entry, len(s.keys.keys))...)
 	return s, nil
 }

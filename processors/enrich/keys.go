@@ -13,12 +13,15 @@ type batchKeys struct {
 	off    []int32 // row i's key is buf[off[i]:off[i+1]]
 	null   []string
 	rowKey []int32          // index into keys; -1 when a key column is null
-	keys   []string         // distinct keys
+	keys   []string         // distinct keys (every row's when built without distinct)
 	index  map[string]int32 // key -> index into keys
 }
 
-// build renders the key of every row of rec as prefix + template.
-func (k *batchKeys) build(t *template, prefix string, rec arrow.RecordBatch) {
+// build renders the key of every row of rec as prefix + template. With
+// distinct, keys holds each key once (a fetch asks for each once);
+// otherwise keys holds every row's key (no deduplication to pay for when
+// each key costs one in-memory lookup anyway).
+func (k *batchKeys) build(t *template, prefix string, rec arrow.RecordBatch, distinct bool) {
 	n := int(rec.NumRows())
 	k.buf = k.buf[:0]
 	k.off = append(k.off[:0], 0)
@@ -38,7 +41,7 @@ func (k *batchKeys) build(t *template, prefix string, rec arrow.RecordBatch) {
 		k.off = append(k.off, int32(len(k.buf)))
 	}
 	all := string(k.buf)
-	if k.index == nil {
+	if distinct && k.index == nil {
 		k.index = make(map[string]int32)
 	}
 	k.rowKey = k.rowKey[:0]
@@ -49,6 +52,11 @@ func (k *batchKeys) build(t *template, prefix string, rec arrow.RecordBatch) {
 			continue
 		}
 		key := all[k.off[row]:k.off[row+1]]
+		if !distinct {
+			k.rowKey = append(k.rowKey, int32(len(k.keys)))
+			k.keys = append(k.keys, key)
+			continue
+		}
 		i, ok := k.index[key]
 		if !ok {
 			i = int32(len(k.keys))

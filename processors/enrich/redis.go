@@ -172,7 +172,7 @@ func (l *RedisLookup) Stats() LookupStats {
 // it fails, Process returns the error and nothing else (the caller retries
 // the batch).
 func (l *RedisLookup) Process(ctx context.Context, in *flow.Batch) (*flow.Batch, []flow.DeadLetter, error) {
-	s, err := l.start(in, l.prefix)
+	s, err := l.start(in, l.prefix, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -170,7 +170,7 @@ func (t *StaticTable) Close(context.Context) error {
 // Process appends the looked-up columns to in. It never returns an error
 // for a well-formed batch: the table is in memory.
 func (t *StaticTable) Process(_ context.Context, in *flow.Batch) (*flow.Batch, []flow.DeadLetter, error) {
-	s, err := t.start(in, "")
+	s, err := t.start(in, "", false)
 	if err != nil {
 		return nil, nil, err
 	}

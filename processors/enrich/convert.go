@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/shardflow/shardflow/processors/decode"
@@ -26,7 +27,7 @@ var missing = &entry{}
 // newEntry converts the text of each field (present == false: absent) into
 // an entry. A value that does not convert makes the entry bad: rows with
 // this key go to dead-letter, since nulling them would hide broken data.
-func newEntry(key string, fields []field, text func(i int) (string, bool)) *entry {
+func newEntry(key string, fields []field, text func(i int) (string, bool), values *interner) *entry {
 	e := allocEntry(len(fields))
 	for i, f := range fields {
 		s, ok := text(i)
@@ -38,9 +39,45 @@ func newEntry(key string, fields []field, text func(i int) (string, bool)) *entr
 		if err != nil {
 			return &entry{bad: fmt.Sprintf("enrich_bad_value: %s: %s: %v", key, f.from, err)}
 		}
+		if values != nil && v.Str != "" {
+			v.Str = values.intern(v.Str)
+		}
 		e.vals[i] = v
 	}
 	return e
+}
+
+// interner shares equal short string values between entries (a plan or a
+// tier is one of a few strings across many keys): each row's value is then
+// read from memory that other rows keep in cache, instead of from its own
+// allocation. It stops adding values past maxInternedValues (values of high
+// cardinality gain nothing from it).
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const (
+	maxInternedValues = 4096
+	maxInternedLen    = 64
+)
+
+func (in *interner) intern(s string) string {
+	if len(s) > maxInternedLen {
+		return s
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if len(in.m) < maxInternedValues {
+		if in.m == nil {
+			in.m = map[string]string{}
+		}
+		in.m[s] = s
+	}
+	return s
 }
 
 // allocEntry returns an entry with n values. For up to two values the

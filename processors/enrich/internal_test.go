@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -281,5 +282,26 @@ func TestValueColumnEqualsBuilder(t *testing.T) {
 			want.Release()
 			b.Release()
 		}
+	}
+}
+
+// TestInternerSharesShortValues checks that equal short values share one
+// string, long ones and values past the bound are kept as they are.
+func TestInternerSharesShortValues(t *testing.T) {
+	var in interner
+	a := in.intern(strings.Clone("enterprise"))
+	b := in.intern(strings.Clone("enterprise"))
+	if unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("equal short values are not shared")
+	}
+	long := strings.Repeat("x", maxInternedLen+1)
+	if got := in.intern(long); unsafe.StringData(got) != unsafe.StringData(long) || len(in.m) != 1 {
+		t.Errorf("a long value was interned (%d values)", len(in.m))
+	}
+	for i := range 2 * maxInternedValues {
+		in.intern(fmt.Sprintf("v%d", i))
+	}
+	if len(in.m) != maxInternedValues {
+		t.Errorf("%d values interned, want the bound %d", len(in.m), maxInternedValues)
 	}
 }

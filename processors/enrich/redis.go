@@ -94,6 +94,7 @@ type RedisLookup struct {
 	ttl, neg time.Duration
 	now      func() time.Time
 	onTrip   func(RoundTrip)
+	values   interner // string values shared between cached entries
 
 	batches, trips, failed, keys, hits, fetched, notFound, dead, dropped, rows atomic.Uint64
 }
@@ -280,7 +281,7 @@ func (l *RedisLookup) decode(key string, cmd redis.Cmder) (*entry, error) {
 		return newEntry(key, l.fields, func(i int) (string, bool) {
 			s, ok := vals[i].(string)
 			return s, ok
-		}), nil
+		}, &l.values), nil
 	case *redis.StringCmd: // GET
 		data, err := cmd.Bytes()
 		if errors.Is(err, redis.Nil) {
@@ -296,7 +297,7 @@ func (l *RedisLookup) decode(key string, cmd redis.Cmder) (*entry, error) {
 		return newEntry(key, l.fields, func(i int) (string, bool) {
 			s, ok := obj[l.fields[i].from]
 			return s, ok
-		}), nil
+		}, &l.values), nil
 	}
 	return nil, fmt.Errorf("unexpected reply %T", cmd)
 }

@@ -91,7 +91,7 @@ func (t *StaticTable) Reload() error {
 		e := newEntry(key, t.fields, func(i int) (string, bool) {
 			s, ok := row[t.fields[i].from]
 			return s, ok
-		})
+		}, nil) // compact shares equal values
 		if e.bad != "" {
 			return fmt.Errorf("%s: %s", pos, e.bad)
 		}

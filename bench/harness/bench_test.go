@@ -47,9 +47,10 @@ func BenchmarkPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer dec.Release()
-			var cmd0 int64
+			var cmd0, in0 int64
 			if sc.Redis {
 				cmd0, _ = env.Redis.Commands(ctx)
+				in0, _ = env.Redis.InputBytes(ctx)
 			}
 			var ackErr error
 			ack := flow.Ack(func(err error) { ackErr = err })
@@ -77,7 +78,9 @@ func BenchmarkPath(b *testing.B) {
 			b.ReportMetric(float64(u1.allocs-u0.allocs)/float64(records), "allocs/record")
 			if sc.Redis {
 				cmd1, _ := env.Redis.Commands(ctx)
-				b.ReportMetric(float64(cmd1-cmd0-1)/float64(records), "redis-cmds/record")
+				in1, _ := env.Redis.InputBytes(ctx)
+				b.ReportMetric(float64(cmd1-cmd0-2)/float64(records), "redis-cmds/record")
+				b.ReportMetric(float64(in1-in0)/float64(records), "redis-bytes/record")
 			}
 		})
 	}

@@ -66,6 +66,22 @@ func (r *Redis) Commands(ctx context.Context) (int64, error) {
 	return CommandCount(ctx, r.Client)
 }
 
+// InputBytes is the number of bytes the server has read from its clients
+// (INFO stats total_net_input_bytes): what the path writes to Redis.
+func (r *Redis) InputBytes(ctx context.Context) (int64, error) {
+	info, err := r.Client.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "total_net_input_bytes:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO stats has no total_net_input_bytes")
+}
+
 // CommandCount sums the calls of INFO commandstats of rdb's server.
 func CommandCount(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 	info, err := rdb.Info(ctx, "commandstats").Result()

@@ -32,6 +32,9 @@ type Load struct {
 	// Commands, when set, returns a server-side command count (Redis INFO
 	// commandstats); Run reports its delta.
 	Commands func(ctx context.Context) (int64, error)
+	// InputBytes, when set, returns the bytes a server has read from its
+	// clients (Redis INFO stats); Run reports its delta.
+	InputBytes func(ctx context.Context) (int64, error)
 }
 
 // Result is what one Run measured. CPU and Allocs are the whole process's,
@@ -44,6 +47,7 @@ type Result struct {
 	Wall, CPU     time.Duration
 	Allocs        uint64
 	Commands      int64 // -1 when not measured
+	RedisBytes    int64 // bytes written to Redis; -1 when not measured
 	StartRSS      int64
 	PeakRSS       int64 // -1 when the peak could not be reset before the run
 	// Behind is, when paced, the largest delay of a hand-over after its
@@ -67,6 +71,15 @@ func (r Result) CPUUtil() float64 { return r.CPU.Seconds() / r.Wall.Seconds() }
 // AllocsPerRecord is heap allocations per record.
 func (r Result) AllocsPerRecord() float64 { return float64(r.Allocs) / float64(r.Records) }
 
+// RedisBytesPerRecord is bytes written to Redis per record (-1 when not
+// measured).
+func (r Result) RedisBytesPerRecord() float64 {
+	if r.RedisBytes < 0 {
+		return -1
+	}
+	return float64(r.RedisBytes) / float64(r.Records)
+}
+
 // CommandsPerRecord is Redis commands per record (-1 when not measured).
 func (r Result) CommandsPerRecord() float64 {
 	if r.Commands < 0 {
@@ -84,7 +97,7 @@ func Run(ctx context.Context, p *Path, ds *Dataset, load Load) (Result, error) {
 	if maxInFlight <= 0 {
 		maxInFlight = 8
 	}
-	res := Result{Shards: shards, Commands: -1, PeakRSS: -1}
+	res := Result{Shards: shards, Commands: -1, RedisBytes: -1, PeakRSS: -1}
 	decs := make([]shard, shards)
 	for i := range decs {
 		d, err := p.NewDecoder()
@@ -101,6 +114,14 @@ func Run(ctx context.Context, p *Path, ds *Dataset, load Load) (Result, error) {
 			return res, fmt.Errorf("harness: commands: %w", err)
 		}
 		cmd0 = c
+	}
+	var in0 int64
+	if load.InputBytes != nil {
+		b, err := load.InputBytes(ctx)
+		if err != nil {
+			return res, fmt.Errorf("harness: input bytes: %w", err)
+		}
+		in0 = b
 	}
 	run := p.runs.Add(1)
 	rows0, dead0 := p.rows.Load(), p.dead.Load()
@@ -140,8 +161,19 @@ func Run(ctx context.Context, p *Path, ds *Dataset, load Load) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("harness: commands: %w", err)
 		}
-		// The two INFO calls themselves are not the path's commands.
+		// The INFO calls themselves are not the path's commands: the
+		// first one, and the one of InputBytes.
 		res.Commands = c - cmd0 - 1
+		if load.InputBytes != nil {
+			res.Commands--
+		}
+	}
+	if load.InputBytes != nil {
+		b, err := load.InputBytes(context.Background())
+		if err != nil {
+			return res, fmt.Errorf("harness: input bytes: %w", err)
+		}
+		res.RedisBytes = b - in0 // includes the INFO calls' few bytes
 	}
 	return res, errors.Join(errs...)
 }

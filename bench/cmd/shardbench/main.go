@@ -104,7 +104,7 @@ func table(ctx context.Context, env *harness.Env, events, batch, shards int, mat
 	fmt.Printf("\n%d reference events (%.0f MB), batches of %d, %d shard goroutines; Redis: private redis-server, cache warmed by one pass\n\n",
 		ds.Records, float64(ds.Bytes)/1e6, batch, shards)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "path\trecords/s\trecords/s/core\tMB/s\tcores busy\tallocs/record\tredis cmds/record\tpeak RSS MB\t")
+	fmt.Fprintln(tw, "path\trecords/s\trecords/s/core\tMB/s\tcores busy\tallocs/record\tredis cmds/record\tredis bytes/record\tpeak RSS MB\t")
 	for _, sc := range harness.Scenarios() {
 		if match != "" && !strings.Contains(sc.Name, match) {
 			continue
@@ -124,7 +124,7 @@ func table(ctx context.Context, env *harness.Env, events, batch, shards int, mat
 			if err := harness.Warm(ctx, p, ds); err != nil {
 				return err
 			}
-			load.Commands = env.Redis.Commands
+			load.Commands, load.InputBytes = env.Redis.Commands, env.Redis.InputBytes
 		}
 		debug.FreeOSMemory()
 		r, err := harness.Run(ctx, p, ds, load)
@@ -134,12 +134,15 @@ func table(ctx context.Context, env *harness.Env, events, batch, shards int, mat
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		cmds := "-"
+		cmds, bytes := "-", "-"
 		if r.Commands >= 0 {
 			cmds = fmt.Sprintf("%.4f", r.CommandsPerRecord())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.2f\t%.3f\t%s\t%s\t\n", sc.Name, thousands(r.RecordsPerSec()),
-			thousands(r.RecordsPerCPUSec()), r.MBPerSec(), r.CPUUtil(), r.AllocsPerRecord(), cmds, mb(r.PeakRSS))
+		if r.RedisBytes >= 0 {
+			bytes = fmt.Sprintf("%.1f", r.RedisBytesPerRecord())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.2f\t%.3f\t%s\t%s\t%s\t\n", sc.Name, thousands(r.RecordsPerSec()),
+			thousands(r.RecordsPerCPUSec()), r.MBPerSec(), r.CPUUtil(), r.AllocsPerRecord(), cmds, bytes, mb(r.PeakRSS))
 	}
 	return tw.Flush()
 }

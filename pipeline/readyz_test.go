@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,23 +44,30 @@ func proxiedConfig(t *testing.T, s *stack) (cfg *pipeline.Config, redisProxy, fi
 	return cfg, redisProxy, firehoseProxy
 }
 
-// readiness fetches /readyz and decodes its report.
-func readiness(t *testing.T, addr string) (int, opsserver.Report) {
+// httpGet fetches url and returns its status and body.
+func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/readyz")
+	resp, err := http.Get(url)
 	if err != nil {
-		t.Fatalf("GET /readyz: %v", err)
+		t.Fatalf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET /readyz: body: %v", err)
+		t.Fatalf("GET %s: body: %v", url, err)
 	}
+	return resp.StatusCode, string(body)
+}
+
+// readiness fetches /readyz and decodes its report.
+func readiness(t *testing.T, addr string) (int, opsserver.Report) {
+	t.Helper()
+	code, body := httpGet(t, "http://"+addr+"/readyz")
 	var rep opsserver.Report
-	if err := json.Unmarshal(body, &rep); err != nil {
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
 		t.Fatalf("GET /readyz: %s: %v", body, err)
 	}
-	return resp.StatusCode, rep
+	return code, rep
 }
 
 // awaitReadyz waits until /readyz answers code and returns its report.
@@ -178,6 +186,10 @@ func TestReadyzStaysUnreadyAfterOutputGaveUp(t *testing.T) {
 	cfg, _, firehoseProxy := proxiedConfig(t, s)
 	cfg.Outputs[0].Firehose.RetryTimeout = pipeline.Duration(2 * time.Second)
 	p, stop := runPipeline(t, cfg, "gave-up", true)
+	waitFor(t, "the ops endpoint", 30*time.Second, func() bool { return p.OpsAddr() != "" })
+	if code, body := httpGet(t, "http://"+p.OpsAddr()+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz at start = %d %q", code, body)
+	}
 	firehoseProxy.Stop()
 	putEvents(t, s, 5, 100)
 	waitFor(t, "events read", 60*time.Second, func() bool { return p.Counters().RecordsIn > 0 })
@@ -198,6 +210,12 @@ func TestReadyzStaysUnreadyAfterOutputGaveUp(t *testing.T) {
 	})
 	if f := failing(rep); len(f) != 1 || f["outputs"] == "" {
 		t.Errorf("failing checks with Firehose back: %v, want outputs only (given up until restart)", f)
+	}
+	// Liveness follows: the task is stuck until restarted, so /healthz
+	// fails and ECS's container health check replaces it.
+	code, body := httpGet(t, "http://"+addr+"/healthz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "outputs: ") {
+		t.Errorf("/healthz after an output gave up = %d %q, want 503 naming outputs", code, body)
 	}
 	stop()
 }

@@ -574,6 +574,11 @@ func (p *Pipeline) startOps() error {
 		return nil
 	}))
 	p.ops.AddCheck(opsserver.FuncCheck("outputs", p.Healthy))
+	// An output that gave up freezes its shards' checkpoints until the
+	// process restarts (the records are then replayed from them): /healthz
+	// fails too, so that ECS's container health check replaces the task
+	// instead of leaving it stuck.
+	p.ops.AddLiveness(opsserver.FuncCheck("outputs", p.Healthy))
 	if p.redis != nil {
 		p.ops.AddCheck(opsserver.RedisCheck(p.redis))
 	}

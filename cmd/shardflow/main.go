@@ -44,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdEnrich(args[1:], stdout, stderr)
 	case "scale":
 		err = cmdScale(args[1:], stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(args[1:], stdout)
 	case "schema":
 		var raw []byte
 		if raw, err = pipeline.JSONSchema(); err == nil {
@@ -78,6 +80,7 @@ commands:
   scale -c FILE      set the ECS service's desired count from open shards (--dry-run prints it)
   enrich load FILE   seed a Redis lookup table from a CSV/JSON file (--key 'user:{user_id}')
   local setup|report create or inspect resources on the local stack
+  healthcheck        exit 0 when a running shardflow's /healthz answers 200 (container health check)
   schema             print the JSON Schema of pipeline files (for editors)
   version            print the version
 

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -70,5 +74,39 @@ outputs: [{name: o, firehose: {delivery_stream: d}}]
 	code, _, errOut := runCLI("local", "setup", "-c", cfg, "--bucket", "b")
 	if code != 1 || !strings.Contains(errOut, "loopback") {
 		t.Fatalf("code %d stderr %s", code, errOut)
+	}
+}
+
+// TestHealthcheckFollowsTheEndpoint: the healthcheck command exits 0 on a
+// 200 and 1 (with the answer) on a 503 or when nothing listens.
+func TestHealthcheckFollowsTheEndpoint(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, "unhealthy\noutputs: gave up\n")
+			return
+		}
+		fmt.Fprint(w, "ok\n")
+	}))
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	var out, errs strings.Builder
+	if code := run([]string{"healthcheck", "--addr", addr}, &out, &errs); code != 0 || out.String() != "ok\n" {
+		t.Errorf("healthy: exit %d, stdout %q, stderr %q", code, out.String(), errs.String())
+	}
+	healthy.Store(false)
+	errs.Reset()
+	if code := run([]string{"healthcheck", "--addr", addr}, &out, &errs); code != 1 || !strings.Contains(errs.String(), "503") || !strings.Contains(errs.String(), "outputs: gave up") {
+		t.Errorf("unhealthy: exit %d, stderr %q", code, errs.String())
+	}
+	srv.Close()
+	errs.Reset()
+	if code := run([]string{"healthcheck", "--addr", addr, "--timeout", "1s"}, &out, &errs); code != 1 {
+		t.Errorf("nothing listening: exit %d, stderr %q", code, errs.String())
 	}
 }

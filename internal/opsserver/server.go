@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -50,6 +51,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	checks    []Check
+	liveness  []Check
 	report    Report
 	expires   time.Time
 	running   chan struct{} // closed when the evaluation in progress ends; nil when none
@@ -98,11 +100,7 @@ func New(o Options) *Server {
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	s.mux, s.handler = mux, mux
 	return s
@@ -120,6 +118,42 @@ func (s *Server) AddCheck(c Check) {
 	defer s.mu.Unlock()
 	s.checks = append(s.checks, c)
 	s.expires = time.Time{}
+}
+
+// AddLiveness registers a liveness check: /healthz answers 503 while it
+// fails. Liveness checks run on every request, in the handler, with the
+// check timeout; use them only for in-memory state that a restart clears
+// (an output that gave up), never for a dependency that may come back by
+// itself (that is readiness).
+func (s *Server) AddLiveness(c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.liveness = append(s.liveness, c)
+}
+
+// serveHealth answers 200 "ok" unless a liveness check fails: then 503 and
+// the failing checks, one per line.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	checks := slices.Clone(s.liveness)
+	s.mu.Unlock()
+	var failing []string
+	for _, c := range checks {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.CheckTimeout)
+		err := run(ctx, c)
+		cancel()
+		if err != nil {
+			failing = append(failing, c.Name+": "+err.Error())
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if len(failing) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("unhealthy\n" + strings.Join(failing, "\n") + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // Handler serves the three endpoints (for tests, or to mount elsewhere).

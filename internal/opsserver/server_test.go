@@ -439,3 +439,32 @@ func TestWithGraceAndLeases(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthzFollowsLivenessChecks: /healthz answers 503 naming the
+// failing liveness check while it fails (a panicking one included), and
+// 200 again once it passes; readiness checks never affect it.
+func TestHealthzFollowsLivenessChecks(t *testing.T) {
+	var gaveUp atomic.Value
+	gaveUp.Store("")
+	s, base := start(t, Options{Logger: testLogger(t), Checks: []Check{
+		FuncCheck("redis", func() error { return errors.New("connection refused") }),
+	}})
+	s.AddLiveness(FuncCheck("outputs", func() error {
+		if why := gaveUp.Load().(string); why != "" {
+			return errors.New(why)
+		}
+		return nil
+	}))
+	if code, body := get(t, base, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("live, with a failing readiness check: /healthz = %d %q, want 200 ok", code, body)
+	}
+	gaveUp.Store("firehose clicks: gave up after 2s")
+	if code, body := get(t, base, "/healthz"); code != http.StatusServiceUnavailable || body != "unhealthy\noutputs: firehose clicks: gave up after 2s\n" {
+		t.Errorf("output gave up: /healthz = %d %q, want 503 naming the check", code, body)
+	}
+	s.AddLiveness(Check{Name: "broken", Run: func(context.Context) error { panic("boom") }})
+	gaveUp.Store("")
+	if code, body := get(t, base, "/healthz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "broken: check panicked: boom") {
+		t.Errorf("panicking check: /healthz = %d %q, want 503", code, body)
+	}
+}

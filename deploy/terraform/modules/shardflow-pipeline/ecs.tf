@@ -57,6 +57,16 @@ locals {
     dependsOn        = local.write_config ? [{ containerName = "config", condition = "SUCCESS" }] : []
     stopTimeout      = var.stop_timeout_seconds
     logConfiguration = { logDriver = "awslogs", options = local.log_options }
+    # /healthz turns 503 when an output gave up (its shards' checkpoints are
+    # held until a restart): ECS then replaces the task, which replays from
+    # the checkpoints. The image has no shell or curl; the binary probes.
+    healthCheck = {
+      command     = ["CMD", "/usr/local/bin/shardflow", "healthcheck", "--addr", "127.0.0.1:${var.ops_port}"]
+      interval    = 30
+      timeout     = 5
+      retries     = 3
+      startPeriod = 60
+    }
   }
 
   scale_command = [

@@ -42,9 +42,9 @@
 //
 // # Redis round trips and the cache
 //
-// Per batch, RedisLookup renders every row's key, deduplicates them, looks
-// the distinct keys up in its cache and fetches all the others in one
-// pipelined round trip (one HMGET or GET per key), then caches what it
+// Per batch, RedisLookup renders every row's key, looks each up in its
+// cache and fetches the distinct keys it did not find in one pipelined
+// round trip (one HMGET or GET per key), then caches what it
 // fetched: found entries for CacheTTL, missing keys for NegativeTTL. The
 // cache holds up to CacheSize keys, shared by all Process calls; when full
 // it evicts an expired key or the least recently used of a sample of 16

@@ -30,10 +30,13 @@ type scratch struct {
 	keys    batchKeys
 	entries []*entry // per distinct key
 	missed  []int32
-	stores  []store
-	kept    []int
-	rowVals [][]transform.Value // per kept row: its values, one per field
-	cols    []arrow.Array
+	// fetch deduplication (RedisLookup): distinct missed keys, by index
+	fetchIdx []int32
+	dedupe   map[string]int32
+	stores   []store
+	kept     []int
+	rowVals  [][]transform.Value // per kept row: its values, one per field
+	cols     []arrow.Array
 }
 
 // newJoiner validates the template and fields against in. It adds its
@@ -87,6 +90,7 @@ func (j *joiner) start(in *flow.Batch, prefix string, distinct bool) (*scratch, 
 // finish returns s to the pool without references to the batch.
 func (j *joiner) finish(s *scratch) {
 	s.keys.reset()
+	clear(s.dedupe)
 	clear(s.entries)
 	clear(s.stores)
 	s.stores = s.stores[:0]

@@ -72,9 +72,9 @@ type LookupStats struct {
 	Batches      uint64 // Process calls that produced output
 	RoundTrips   uint64 // pipelined fetches (at most one per Process call)
 	Errors       uint64 // failed round trips
-	Keys         uint64 // distinct keys looked up, summed over batches
+	Keys         uint64 // keys looked up (one per row with a key), summed over batches
 	CacheHits    uint64 // of those, served from the cache (found or not)
-	Fetched      uint64 // fetched from Redis
+	Fetched      uint64 // distinct keys fetched from Redis
 	NotFound     uint64 // fetched and not found
 	CachedKeys   int    // keys in the cache now
 	DeadLetters  uint64 // rows dead-lettered (misses or bad values)
@@ -168,12 +168,13 @@ func (l *RedisLookup) Stats() LookupStats {
 	return s
 }
 
-// Process appends the looked-up columns to in. The batch's distinct keys
-// that the cache cannot serve are fetched in one pipelined round trip; if
-// it fails, Process returns the error and nothing else (the caller retries
-// the batch).
+// Process appends the looked-up columns to in. Every row's key is looked
+// up in the cache (deduplicating first would cost more than the lookups it
+// saves); the distinct keys the cache cannot serve are fetched in one
+// pipelined round trip; if it fails, Process returns the error and nothing
+// else (the caller retries the batch).
 func (l *RedisLookup) Process(ctx context.Context, in *flow.Batch) (*flow.Batch, []flow.DeadLetter, error) {
-	s, err := l.start(in, l.prefix, true)
+	s, err := l.start(in, l.prefix, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,11 +205,22 @@ func (l *RedisLookup) Process(ctx context.Context, in *flow.Batch) (*flow.Batch,
 	return out, dead, nil
 }
 
-// fetch reads the keys s.missed lists in one pipeline, sets their entries
-// and caches them.
+// fetch reads the distinct keys among those s.missed lists in one
+// pipeline, sets the entries of every missed row and caches them.
 func (l *RedisLookup) fetch(ctx context.Context, s *scratch, now time.Time) error {
-	pipe := l.client.Pipeline()
+	if s.dedupe == nil {
+		s.dedupe = make(map[string]int32, len(s.missed))
+	}
+	clear(s.dedupe)
+	s.fetchIdx = s.fetchIdx[:0] // key index of each distinct missed key
 	for _, i := range s.missed {
+		if _, ok := s.dedupe[s.keys.keys[i]]; !ok {
+			s.dedupe[s.keys.keys[i]] = int32(len(s.fetchIdx))
+			s.fetchIdx = append(s.fetchIdx, i)
+		}
+	}
+	pipe := l.client.Pipeline()
+	for _, i := range s.fetchIdx {
 		if l.source == SourceJSON {
 			pipe.Get(ctx, s.keys.keys[i])
 		} else {
@@ -219,14 +231,14 @@ func (l *RedisLookup) fetch(ctx context.Context, s *scratch, now time.Time) erro
 	// Exec's error is the first command's error; each command is judged
 	// on its own below.
 	cmds, _ := pipe.Exec(ctx)
-	trip := RoundTrip{Keys: len(s.missed), Duration: time.Since(start)}
+	trip := RoundTrip{Keys: len(s.fetchIdx), Duration: time.Since(start)}
 	l.trips.Add(1)
-	for c, i := range s.missed {
+	for c, i := range s.fetchIdx {
 		key := s.keys.keys[i]
 		e, err := l.decode(key, cmds[c])
 		if err != nil {
 			l.failed.Add(1)
-			trip.Err = fmt.Errorf("%s: fetching %d keys (%s first failed): %w", l.stage, len(s.missed), key, err)
+			trip.Err = fmt.Errorf("%s: fetching %d keys (%s first failed): %w", l.stage, len(s.fetchIdx), key, err)
 			l.report(trip)
 			return trip.Err
 		}
@@ -242,8 +254,11 @@ func (l *RedisLookup) fetch(ctx context.Context, s *scratch, now time.Time) erro
 		}
 		s.stores = append(s.stores, store{key: key, e: e, expires: expires})
 	}
-	l.fetched.Add(uint64(len(s.missed)))
-	l.notFound.Add(uint64(len(s.missed) - trip.Found))
+	for _, i := range s.missed { // rows sharing a fetched key
+		s.entries[i] = s.entries[s.fetchIdx[s.dedupe[s.keys.keys[i]]]]
+	}
+	l.fetched.Add(uint64(len(s.fetchIdx)))
+	l.notFound.Add(uint64(len(s.fetchIdx) - trip.Found))
 	if l.cache != nil {
 		l.cache.put(s.stores, now)
 	}

@@ -84,6 +84,7 @@ type Pipeline struct {
 	status   *statuspage.Collector
 	emf      *emf.Writer
 	ops      *opsserver.Server
+	opsAddr  atomic.Pointer[string] // set once ops listens
 	draining atomic.Bool
 }
 
@@ -595,7 +596,9 @@ func (p *Pipeline) startOps() error {
 	if err := p.ops.Start(p.cfg.Ops.Listen); err != nil {
 		return fmt.Errorf("pipeline %s: ops endpoint: %w", p.cfg.Name, err)
 	}
-	p.log.Info("ops endpoint", "addr", p.ops.Addr())
+	addr := p.ops.Addr()
+	p.opsAddr.Store(&addr)
+	p.log.Info("ops endpoint", "addr", addr)
 	return nil
 }
 
@@ -610,12 +613,13 @@ func (p *Pipeline) stopOps() {
 	}
 }
 
-// OpsAddr is the address the ops endpoint listens on ("" when off).
+// OpsAddr is the address the ops endpoint listens on ("" when off or not
+// started yet). Safe to call while Run starts it.
 func (p *Pipeline) OpsAddr() string {
-	if p.ops == nil {
-		return ""
+	if a := p.opsAddr.Load(); a != nil {
+		return *a
 	}
-	return p.ops.Addr()
+	return ""
 }
 
 // logProgress logs the running totals under msg.

@@ -37,10 +37,13 @@ type groupSlot struct {
 }
 
 // maxGroupIDs and maxGroupBytes bound the index: past them it is reset at
-// the next flush.
+// the next flush (its table, ~6 MB at 65,536 ids, is then freed). A shard
+// whose flushes see more groups than that pays for new ids after every
+// flush, as before the index existed, rather than holding tens of MB per
+// shard when one task serves many shards.
 const (
-	maxGroupIDs   = 1 << 18
-	maxGroupBytes = 64 << 20
+	maxGroupIDs   = 1 << 16
+	maxGroupBytes = 8 << 20
 )
 
 func newGroupIndex(kinds []kind) *groupIndex {

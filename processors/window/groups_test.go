@@ -75,3 +75,30 @@ func TestGroupIndexIDs(t *testing.T) {
 		t.Logf("%d columns: %d groups", ncols, len(byKey))
 	}
 }
+
+// TestGroupIndexResetsPastItsBounds: an index grown past maxGroupIDs says
+// so, and after reset it starts from id 0 with a small table.
+func TestGroupIndexResetsPastItsBounds(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	b := array.NewInt64Builder(mem)
+	for r := range maxGroupIDs + 1 {
+		b.Append(int64(r))
+	}
+	arr := b.NewArray()
+	defer arr.Release()
+	cols := []column{newColumn(arr)}
+	g := newGroupIndex([]kind{kindInt})
+	for r := range arr.Len() {
+		g.id(cols, r)
+	}
+	if !g.full() || g.len() != maxGroupIDs+1 {
+		t.Fatalf("after %d groups: full %v, len %d", arr.Len(), g.full(), g.len())
+	}
+	g.reset()
+	if g.full() || g.len() != 0 || len(g.slots) != 1024 {
+		t.Fatalf("after reset: full %v, len %d, %d slots", g.full(), g.len(), len(g.slots))
+	}
+	if id := g.id(cols, 7); id != 0 || string(g.key(0)) != string(appendGroupKey(nil, cols, []kind{kindInt}, 7)) {
+		t.Errorf("first id after reset = %d, key %q", id, g.key(0))
+	}
+}

@@ -199,6 +199,12 @@ type WindowConfig struct {
 	// EmitInterval is how often the emitter looks for closed windows
 	// (default 1s).
 	EmitInterval Duration `yaml:"emit_interval"`
+	// EmittedRetention is how long a window's deltas stay in Redis after
+	// the window was emitted (default 10m; at least 1s). Nothing reads
+	// them after emission (with late_rows update they stay until
+	// update_horizon instead); they are kept for inspection. Lower it to
+	// save Redis memory: see the README's window Redis notes.
+	EmittedRetention Duration `yaml:"emitted_retention"`
 	// Output receives the result rows (firehose or s3; name defaults to
 	// the window's name).
 	Output OutputConfig `yaml:"output"`
@@ -454,6 +460,7 @@ func (c *Config) applyDefaults() {
 		setDuration(&w.IdleTimeout, time.Minute)
 		setDuration(&w.FlushInterval, time.Second)
 		setDuration(&w.EmitInterval, time.Second)
+		setDuration(&w.EmittedRetention, 10*time.Minute)
 		if w.LateRows == "" {
 			w.LateRows = string(window.LateDeadLetter)
 		}
@@ -621,6 +628,9 @@ func (c *Config) Validate() error {
 		}
 		if w.IdleTimeout.D() <= s.LeaseDuration.D() {
 			bad(p+".idle_timeout", "must exceed source.lease_duration (%s): a crashed worker's shards look idle until a new owner takes their lease, and rows read after that would be late", s.LeaseDuration.D())
+		}
+		if w.EmittedRetention.D() < time.Second {
+			bad(p+".emitted_retention", "must be at least 1s, got %s", w.EmittedRetention.D())
 		}
 		if err := w.Options(c.Name).Validate(); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {

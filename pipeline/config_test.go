@@ -97,6 +97,7 @@ func TestValidateNamesFieldPaths(t *testing.T) {
 		{"window bad fn", "outputs:", windowYAML("tumbling: 1m", "{name: n, fn: median, column: price}") + "outputs:", "windows[0]: aggregates[0].fn \"median\""},
 		{"window sum needs column", "outputs:", windowYAML("tumbling: 1m", "{name: n, fn: sum}") + "outputs:", "windows[0]: aggregates[0]: sum needs a column"},
 		{"window idle below lease", "outputs:", windowYAML("tumbling: 1m, idle_timeout: 5s", "{name: n, fn: count}") + "outputs:", "windows[0].idle_timeout: must exceed source.lease_duration"},
+		{"window emitted retention below 1s", "outputs:", windowYAML("tumbling: 1m, emitted_retention: 100ms", "{name: n, fn: count}") + "outputs:", "windows[0].emitted_retention: must be at least 1s"},
 		{"window late policy", "outputs:", strings.Replace(windowYAML("tumbling: 1m", "{name: n, fn: count}"), "late_rows: drop", "late_rows: keep", 1) + "outputs:", "windows[0]: late_rows \"keep\""},
 		{"window output name clash", "outputs:", strings.Replace(windowYAML("tumbling: 1m", "{name: n, fn: count}"), "name: w", "name: events", 1) + "outputs:", "windows[0].output.name: \"events\" is already the name of outputs[0]"},
 		{"window output kind", "outputs:", strings.Replace(windowYAML("tumbling: 1m", "{name: n, fn: count}"), "firehose: {delivery_stream: w-out}", "name: x", 1) + "outputs:", "windows[0].output: must set exactly one output kind"},

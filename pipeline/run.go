@@ -370,7 +370,7 @@ func (p *Pipeline) newWindow(ac aws.Config, fh *firehose.Client, wc WindowConfig
 	}
 	em, err := op.NewEmitter(window.EmitterOptions{
 		Output: out, Holder: holder, Interval: wc.EmitInterval.D(),
-		LockTTL: p.cfg.Source.LeaseDuration.D(),
+		LockTTL: p.cfg.Source.LeaseDuration.D(), EmittedTTL: wc.EmittedRetention.D(),
 		Shards: func(ctx context.Context) ([]window.ShardInfo, error) {
 			shards, err := p.consumer.Shards(ctx)
 			if err != nil {

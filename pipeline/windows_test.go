@@ -32,6 +32,7 @@ func windowYAML(delivery string) string {
     idle_timeout: 15s
     flush_interval: 250ms
     emit_interval: 250ms
+    emitted_retention: 45s
     aggregates:
       - {name: clicks, fn: count}
       - {name: revenue, fn: sum, column: price}
@@ -128,6 +129,20 @@ func TestWindowsExactWithWorkerAndEmitterKilled(t *testing.T) {
 		us, _ := strconv.ParseInt(v, 10, 64)
 		return !time.UnixMicro(us).Before(lastEnd)
 	})
+	// Emitted windows' deltas expire after windows[].emitted_retention
+	// (45 s here; 10 m by default).
+	lists := 0
+	iter := rdb.Scan(context.Background(), 0, "sf-"+s.name+":win:*:w:*", 1000).Iterator()
+	for iter.Next(context.Background()) {
+		ttl, err := rdb.PTTL(context.Background(), iter.Val()).Result()
+		if err != nil || ttl <= 0 || ttl > 45*time.Second {
+			t.Errorf("delta list %s of an emitted window: TTL %v (%v), want (0, 45s]", iter.Val(), ttl, err)
+		}
+		lists++
+	}
+	if iter.Err() != nil || lists == 0 {
+		t.Errorf("found %d delta lists (%v), want some", lists, iter.Err())
+	}
 	newHolder, _ := rdb.HGet(context.Background(), emitKey, "holder").Result()
 	for id, w := range workers {
 		if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {

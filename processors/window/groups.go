@@ -37,7 +37,7 @@ type groupSlot struct {
 }
 
 // maxGroupIDs and maxGroupBytes bound the index: past them it is reset at
-// the next flush (its table, ~6 MB at 65,536 ids, is then freed). A shard
+// the next flush (its table, ~6 MB at 65,536 ids, and a large key arena are then freed). A shard
 // whose flushes see more groups than that pays for new ids after every
 // flush, as before the index existed, rather than holding tens of MB per
 // shard when one task serves many shards.
@@ -58,6 +58,9 @@ func (g *groupIndex) reset() {
 		g.slots = make([]groupSlot, 1024)
 	} else {
 		clear(g.slots)
+	}
+	if cap(g.arena) > 1<<20 { // grown for many groups: let it go
+		g.arena, g.offs = nil, nil
 	}
 	g.arena = g.arena[:0]
 	g.offs = append(g.offs[:0], 0)

@@ -29,15 +29,7 @@ func valueColumn(mem memory.Allocator, dt arrow.DataType, rows [][]transform.Val
 	}
 	bufs := make([]*memory.Buffer, 2, 3)
 	if nulls > 0 {
-		bm := newBuffer(mem, int(bitutil.BytesForBits(int64(n))))
-		bits := bm.Bytes()
-		clear(bits)
-		for k, r := range rows {
-			if r[f].Valid {
-				bitutil.SetBit(bits, k)
-			}
-		}
-		bufs[0] = bm
+		bufs[0] = bitmapOf(mem, rows, func(v *transform.Value) bool { return v.Valid }, f)
 	}
 	switch dt.ID() {
 	case arrow.STRING:
@@ -72,15 +64,7 @@ func valueColumn(mem memory.Allocator, dt arrow.DataType, rows [][]transform.Val
 		}
 		bufs[1] = buf
 	case arrow.BOOL:
-		buf := newBuffer(mem, int(bitutil.BytesForBits(int64(n))))
-		bits := buf.Bytes()
-		clear(bits)
-		for k, r := range rows {
-			if r[f].Bool {
-				bitutil.SetBit(bits, k)
-			}
-		}
-		bufs[1] = buf
+		bufs[1] = bitmapOf(mem, rows, func(v *transform.Value) bool { return v.Bool }, f)
 	default:
 		panic("enrich: no column of type " + dt.String())
 	}
@@ -93,6 +77,19 @@ func valueColumn(mem memory.Allocator, dt arrow.DataType, rows [][]transform.Val
 	arr := array.MakeFromData(data)
 	data.Release()
 	return arr
+}
+
+// bitmapOf packs bit(&row[f]) of every row into an Arrow bitmap from mem.
+func bitmapOf(mem memory.Allocator, rows [][]transform.Value, bit func(*transform.Value) bool, f int) *memory.Buffer {
+	buf := newBuffer(mem, int(bitutil.BytesForBits(int64(len(rows)))))
+	bits := buf.Bytes()
+	clear(bits) // an allocator need not zero
+	for k, r := range rows {
+		if bit(&r[f]) {
+			bitutil.SetBit(bits, k)
+		}
+	}
+	return buf
 }
 
 // newBuffer returns a buffer of exactly size bytes from mem (not zeroed:

@@ -84,23 +84,15 @@ func (in *interner) intern(s string) string {
 // entry and its values are one allocation, adjacent in memory: a batch
 // reads both for each row, and for random keys each is a cache miss.
 func allocEntry(n int) *entry {
-	switch n {
-	case 1:
-		p := &struct {
-			e entry
-			v [1]transform.Value
-		}{}
-		p.e.vals = p.v[:]
-		return &p.e
-	case 2:
-		p := &struct {
-			e entry
-			v [2]transform.Value
-		}{}
-		p.e.vals = p.v[:]
-		return &p.e
+	if n > 2 {
+		return &entry{vals: make([]transform.Value, n)}
 	}
-	return &entry{vals: make([]transform.Value, n)}
+	p := &struct {
+		e entry
+		v [2]transform.Value
+	}{}
+	p.e.vals = p.v[:n:n]
+	return &p.e
 }
 
 // parseValue converts stored text to a value of typ: int64 takes an integer

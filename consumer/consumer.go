@@ -45,6 +45,18 @@ type ShardObserver interface {
 	ShardReleased(shard string)
 }
 
+// ReadObserver is implemented by a Handler that needs to know how far each
+// shard's reader is behind (window operators decide idleness from it).
+// ShardRead is called on the shard's goroutine after every GetRecords
+// result this worker handles, empty ones included, before the batch (if
+// any) is handed to HandleBatch: records is the batch's size and
+// millisBehindLatest the stream's MillisBehindLatest for that read (0: the
+// reader is caught up). A reader that stalls, is throttled or fails makes
+// no call at all, so silence must never be read as "caught up".
+type ReadObserver interface {
+	ShardRead(shard string, records int, millisBehindLatest int64)
+}
+
 // StoreFactory builds a worker's lease and checkpoint store from the KCL
 // configuration the consumer derives (worker id, table, lease duration).
 // The stores in checkpoints/ provide one as a method value, so callers pass

@@ -58,6 +58,9 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 	p.checkpoint(in.Checkpointer, false)
 	if len(in.Records) == 0 {
 		p.c.cfg.Hooks.RecordsRead(p.shard, 0, 0, in.MillisBehindLatest)
+		if o, ok := p.c.handler.(ReadObserver); ok && p.gateOpen {
+			o.ShardRead(p.shard, 0, in.MillisBehindLatest)
+		}
 		return
 	}
 	if p.lost.Load() {
@@ -121,6 +124,9 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 			rec.Rejected, rec.Data = reason, raw
 		}
 		p.recs = append(p.recs, rec)
+	}
+	if o, ok := p.c.handler.(ReadObserver); ok {
+		o.ShardRead(p.shard, len(p.recs), in.MillisBehindLatest)
 	}
 	last := p.recs[len(p.recs)-1]
 	ack := p.acks.add(last.SequenceNumber, last.ArrivalTime)

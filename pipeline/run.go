@@ -761,3 +761,8 @@ func atTimestamp(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339, s) // validated
 	return t
 }
+
+// ShardRead passes each GetRecords result's size and MillisBehindLatest to
+// the window operators (consumer.ReadObserver). Nothing uses it yet: window
+// idleness will be decided from it (issue 16).
+func (p *Pipeline) ShardRead(shard string, records int, millisBehindLatest int64) {}

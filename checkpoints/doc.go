@@ -1,5 +1,12 @@
-// Package checkpoints is the home of the lease and checkpoint stores that
-// implement the KCL's checkpoint.Checkpointer: dynamodb (the KCL's own, with
-// its table created up front) and, in a later step, a fenced redis store.
-// KCL types may appear here and in consumer/, nowhere else.
+// Package checkpoints owns the lease and checkpoint store contract: Store
+// (leases with fencing tokens, checkpoints, worker heartbeats, handoff
+// reservations), its types and sentinel errors, and the two stores under
+// it — redis (the default) and dynamodb — each meeting the same contract
+// (checkpoints/storetest).
+//
+// A store decides nothing about who should hold what (consumer/assign
+// does) and holds no KCL type: it must never let a write succeed for a
+// worker that is not the lease's current holder (owner and token, lease not
+// expired), never overwrite a checkpoint when a lease is acquired, and never
+// call its backend per record.
 package checkpoints

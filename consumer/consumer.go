@@ -12,11 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
-	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
-	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
-	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
 
+	"github.com/shardflow/shardflow/checkpoints"
+	"github.com/shardflow/shardflow/consumer/assign"
 	"github.com/shardflow/shardflow/consumer/kpl"
 	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/metrics"
@@ -57,12 +55,6 @@ type ReadObserver interface {
 	ShardRead(shard string, records int, millisBehindLatest int64)
 }
 
-// StoreFactory builds a worker's lease and checkpoint store from the KCL
-// configuration the consumer derives (worker id, table, lease duration).
-// The stores in checkpoints/ provide one as a method value, so callers pass
-// it along without naming KCL types.
-type StoreFactory = func(*kclcfg.KinesisClientLibConfiguration) chk.Checkpointer
-
 // Config configures a Consumer. AWS carries region and credentials.
 type Config struct {
 	Application string
@@ -71,53 +63,70 @@ type Config struct {
 	AWS         aws.Config
 	// KinesisEndpoint overrides the Kinesis endpoint (local stand-ins).
 	KinesisEndpoint string
-	// LeaseTable names the lease/checkpoint table (or key space).
-	LeaseTable string
-	// Checkpointer builds the lease and checkpoint store for this worker's
-	// KCL configuration (see checkpoints/).
-	Checkpointer StoreFactory
+	// Store keeps leases, checkpoints and heartbeats (see checkpoints/).
+	Store checkpoints.Store
 	// MaxLeases caps the shards this worker holds (0: no cap).
 	MaxLeases int
-	// LeaseStealing lets an under-loaded worker claim shards from busier
-	// ones so leases balance.
-	LeaseStealing bool
+	// Balance weighs shards by count (default) or by measured throughput.
+	Balance assign.Mode
+	// BalanceMargin and BalanceMinTenure tune throughput balancing (see
+	// consumer/assign); zero takes the defaults.
+	BalanceMargin    float64
+	BalanceMinTenure time.Duration
+	// LoadHalfLife smooths each shard's measured bytes/s (default 30s).
+	LoadHalfLife time.Duration
 	// AtTimestamp is the start time when InitialPosition is AT_TIMESTAMP.
 	AtTimestamp time.Time
 	// Hooks receives reads, acks, checkpoints and lease changes.
 	Hooks metrics.Hooks
-	// InitialPosition is "TRIM_HORIZON" or "LATEST".
-	InitialPosition      string
-	LeaseDuration        time.Duration
+	// InitialPosition is "TRIM_HORIZON", "LATEST" or "AT_TIMESTAMP".
+	InitialPosition string
+	// LeaseDuration is how long a lease (and a heartbeat) lasts without
+	// renewal; a crashed worker's shards move after it.
+	LeaseDuration time.Duration
+	// CoordinationInterval is how often the worker heartbeats, renews its
+	// leases, reads the store and acts on the plan (default
+	// LeaseDuration/10, within 100ms..1s).
+	CoordinationInterval time.Duration
+	// ShardSyncInterval is how often the stream's shards are listed
+	// (ListShards) to find new ones; a shard that ends triggers a listing
+	// at once.
 	ShardSyncInterval    time.Duration
 	MaxRecords           int
 	IdleTimeBetweenReads time.Duration
 	MaxInFlightBatches   int
 	CheckpointInterval   time.Duration
-	Logger               *slog.Logger
+	// HandoffTimeout bounds how long a shard being handed over waits for
+	// its in-flight batches; past it the successor replays what was not
+	// acked (default 2 × LeaseDuration, at least 10s).
+	HandoffTimeout time.Duration
+	Logger         *slog.Logger
 }
 
-// Consumer runs one KCL worker for one stream.
+// Consumer runs one worker of an application on one stream: it takes part
+// in lease assignment with the other workers (through the store) and reads
+// the shards it holds, one KCL shard reader each.
 type Consumer struct {
 	cfg     Config
 	handler Handler
 	log     *slog.Logger
-	worker  *worker.Worker
 	kc      *kinesis.Client
-	store   chk.Checkpointer
-	guard   *leaseGuard
-	parents *shardGraph
+	store   checkpoints.Store
+	graph   *shardGraph
+	health  *sourceHealth
 
 	// hardCtx is cancelled when a drain runs out of time: it unblocks
 	// processors waiting for acks or for room in flight.
 	hardCtx    context.Context
 	hardCancel context.CancelFunc
-	// stopping is closed when a drain starts: processors stop handing over
-	// new batches (they would only be replayed) and stop waiting for room.
-	stopping chan struct{}
+
+	coord *coordinator
 
 	mu      sync.Mutex
-	shards  map[string]*shardProcessor
+	started bool
 	stopped bool
+	// shards are the processors of the shards this worker reads now.
+	shards map[string]*shardProcessor
 }
 
 // New checks the config and builds a consumer; Start begins reading.
@@ -125,8 +134,15 @@ func New(cfg Config, h Handler) (*Consumer, error) {
 	if cfg.Application == "" || cfg.Stream == "" {
 		return nil, errors.New("consumer: application and stream are required")
 	}
-	if cfg.Checkpointer == nil || cfg.LeaseTable == "" {
-		return nil, errors.New("consumer: a checkpointer and a lease table are required")
+	if cfg.Store == nil {
+		return nil, errors.New("consumer: a lease store is required")
+	}
+	switch cfg.Balance {
+	case "":
+		cfg.Balance = assign.Count
+	case assign.Count, assign.Throughput:
+	default:
+		return nil, fmt.Errorf("consumer: balance %q is not count or throughput", cfg.Balance)
 	}
 	if cfg.WorkerID == "" {
 		host, _ := os.Hostname()
@@ -139,100 +155,91 @@ func New(cfg Config, h Handler) (*Consumer, error) {
 	if cfg.MaxInFlightBatches < 1 {
 		cfg.MaxInFlightBatches = 1
 	}
+	if cfg.LeaseDuration <= 0 {
+		cfg.LeaseDuration = 10 * time.Second
+	}
+	if cfg.CoordinationInterval <= 0 {
+		cfg.CoordinationInterval = min(max(cfg.LeaseDuration/10, 100*time.Millisecond), time.Second)
+	}
+	if cfg.CoordinationInterval*3 > cfg.LeaseDuration {
+		return nil, fmt.Errorf("consumer: coordination interval %s leaves no room to renew leases of %s (want at most a third)",
+			cfg.CoordinationInterval, cfg.LeaseDuration)
+	}
+	if cfg.ShardSyncInterval <= 0 {
+		cfg.ShardSyncInterval = 10 * time.Second
+	}
+	if cfg.HandoffTimeout <= 0 {
+		cfg.HandoffTimeout = max(2*cfg.LeaseDuration, 10*time.Second)
+	}
+	if cfg.LoadHalfLife <= 0 {
+		cfg.LoadHalfLife = 30 * time.Second
+	}
+	if cfg.MaxRecords <= 0 {
+		cfg.MaxRecords = 10000
+	}
+	if cfg.IdleTimeBetweenReads <= 0 {
+		cfg.IdleTimeBetweenReads = 500 * time.Millisecond
+	}
 	c := &Consumer{
-		cfg:      cfg,
-		handler:  h,
-		log:      cfg.Logger.With("stream", cfg.Stream, "worker", cfg.WorkerID),
-		shards:   map[string]*shardProcessor{},
-		stopping: make(chan struct{}),
+		cfg:     cfg,
+		handler: h,
+		log:     cfg.Logger.With("stream", cfg.Stream, "worker", cfg.WorkerID),
+		store:   cfg.Store,
+		shards:  map[string]*shardProcessor{},
 	}
 	c.hardCtx, c.hardCancel = context.WithCancel(context.Background())
+	c.kc = kinesis.NewFromConfig(cfg.AWS, func(o *kinesis.Options) {
+		if cfg.KinesisEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.KinesisEndpoint)
+		}
+	}, kpl.WithSafeDeaggregation())
+	c.health = newSourceHealth(cfg.Hooks)
+	c.graph = newShardGraph(c.kc, cfg.Stream, c.health)
+	c.coord = newCoordinator(c)
 	return c, nil
 }
 
-// Start initialises the checkpointer and starts the KCL worker's loop.
+// Start begins coordinating with the other workers and reading the shards
+// this worker is assigned. It returns once the store answered and this
+// worker is registered; shards follow within a few coordination cycles.
 func (c *Consumer) Start() error {
-	k := kclcfg.NewKinesisClientLibConfigWithCredential(c.cfg.Application, c.cfg.Stream,
-		c.cfg.AWS.Region, c.cfg.WorkerID, c.cfg.AWS.Credentials).
-		WithInitialPositionInStream(initialPosition(c.cfg.InitialPosition)).
-		WithFailoverTimeMillis(ms(c.cfg.LeaseDuration)).
-		WithLeaseRefreshPeriodMillis(ms(c.cfg.LeaseDuration) / 2).
-		WithShardSyncIntervalMillis(ms(c.cfg.ShardSyncInterval)).
-		WithMaxRecords(c.cfg.MaxRecords).
-		WithIdleTimeBetweenReadsInMillis(ms(c.cfg.IdleTimeBetweenReads)).
-		// Empty reads still call ProcessRecords so acks that arrived since
-		// the last batch reach the checkpoint without waiting for traffic.
-		WithCallProcessRecordsEvenForEmptyRecordList(true).
-		WithLogger(kclLogger{c.log}).
-		WithTableName(c.cfg.LeaseTable)
-	k.ParentShardPollIntervalMillis = ms(c.cfg.ShardSyncInterval)
-	// Renew well before expiry: the KCL's default wait (2.5 s) is too long
-	// for short leases.
-	k.LeaseRefreshWaitTime = ms(c.cfg.LeaseDuration) / 3
-	if c.cfg.MaxLeases > 0 {
-		k = k.WithMaxLeasesForWorker(c.cfg.MaxLeases)
+	c.mu.Lock()
+	if c.started {
+		c.mu.Unlock()
+		return errors.New("consumer: started twice")
 	}
-	if c.cfg.LeaseStealing {
-		k = k.WithLeaseStealing(true).
-			WithLeaseStealingIntervalMillis(max(ms(c.cfg.ShardSyncInterval), 1000)).
-			WithLeaseSyncingIntervalMillis(max(ms(c.cfg.ShardSyncInterval), 1000))
-		// A claim left by a worker that died binds the shard for this long
-		// after its lease timeout; the KCL's 120 s default stalls failover.
-		k.LeaseStealingClaimTimeoutMillis = 2 * ms(c.cfg.LeaseDuration)
+	c.started = true
+	c.mu.Unlock()
+	if err := c.coord.start(); err != nil {
+		return fmt.Errorf("consumer: start worker %s on stream %s: %w", c.cfg.WorkerID, c.cfg.Stream, err)
 	}
-	if c.cfg.InitialPosition == "AT_TIMESTAMP" {
-		ts := c.cfg.AtTimestamp
-		k = k.WithTimestampAtInitialPositionInStream(&ts)
-	}
-	if c.cfg.KinesisEndpoint != "" {
-		k = k.WithKinesisEndpoint(c.cfg.KinesisEndpoint)
-	}
-	kc := kinesis.NewFromConfig(c.cfg.AWS, func(o *kinesis.Options) {
-		if c.cfg.KinesisEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.KinesisEndpoint)
-		}
-	}, kpl.WithSafeDeaggregation())
-	c.kc = kc
-	c.guard = newLeaseGuard(c.cfg.Checkpointer(k), c.leaseLost)
-	c.store = c.guard
-	c.parents = newShardGraph(kc, c.cfg.Stream)
-	c.worker = worker.NewWorker(processorFactory{c}, k).WithKinesis(kc).WithCheckpointer(c.store)
-	if err := c.worker.Start(); err != nil {
-		return fmt.Errorf("consumer: start worker for stream %s: %w", c.cfg.Stream, err)
-	}
-	c.log.Info("consumer started", "application", c.cfg.Application)
+	c.log.Info("consumer started", "application", c.cfg.Application, "store", c.store.Name(),
+		"balance", string(c.cfg.Balance), "lease_duration", c.cfg.LeaseDuration)
 	return nil
 }
 
-// Stop drains: every shard stops reading, waits for its in-flight batches to
-// be acked, checkpoints and releases its lease. If ctx ends first, waiting
-// processors are released without checkpointing what is unacked (it will be
-// replayed) and Stop returns ctx's error once the worker has ended.
+// Stop drains: this worker announces that it leaves, hands every shard it
+// holds to the worker the plan names (each shard stops reading, waits for
+// its in-flight batches to be acked, checkpoints and releases its lease to
+// that successor), and deregisters. If ctx ends first, waiting processors
+// are released without checkpointing what is unacked (the next owner
+// replays it) and Stop returns ctx's error once every reader has ended.
 func (c *Consumer) Stop(ctx context.Context) error {
 	c.mu.Lock()
-	if c.stopped || c.worker == nil {
+	if c.stopped || !c.started {
+		c.stopped = true
 		c.mu.Unlock()
 		return nil
 	}
 	c.stopped = true
 	c.mu.Unlock()
-	close(c.stopping)
-
-	done := make(chan struct{})
-	go func() { // owned by Stop: ends when the KCL worker has shut down
-		defer close(done)
-		c.worker.Shutdown()
-	}()
-	select {
-	case <-done:
-		c.hardCancel()
-		return nil
-	case <-ctx.Done():
+	err := c.coord.leave(ctx)
+	c.hardCancel()
+	if err != nil {
 		c.log.Warn("drain budget exhausted; unacked batches will be replayed by the next owner")
-		c.hardCancel()
-		<-done
-		return fmt.Errorf("consumer: drain of stream %s: %w", c.cfg.Stream, ctx.Err())
+		return fmt.Errorf("consumer: drain of stream %s: %w", c.cfg.Stream, err)
 	}
+	return nil
 }
 
 // Healthy reports the first output failure seen by any owned shard.
@@ -243,6 +250,27 @@ func (c *Consumer) Healthy() error {
 		if err := p.acks.err(); err != nil {
 			return fmt.Errorf("shard %s: %w", id, err)
 		}
+	}
+	return nil
+}
+
+// SourceHealthy reports a source this worker cannot read: the stream could
+// not be listed, or a shard's reader kept failing, for longer than grace;
+// or readable shards have had no owner for longer than a lease.
+func (c *Consumer) SourceHealthy(grace time.Duration) error {
+	return c.health.check(time.Now(), grace, c.cfg.LeaseDuration, c.cfg.Stream)
+}
+
+// Live reports a worker whose coordination is wedged: no cycle read the
+// lease store for three lease durations (a restart may help; /healthz).
+func (c *Consumer) Live() error {
+	last := c.coord.lastCycle.Load()
+	if last == 0 {
+		return nil // starting
+	}
+	if d := time.Since(time.UnixMilli(last)); d > 3*c.cfg.LeaseDuration {
+		return fmt.Errorf("consumer: no coordination cycle of worker %s for %s (the lease store %s does not answer?)",
+			c.cfg.WorkerID, d.Round(time.Second), c.store.Name())
 	}
 	return nil
 }
@@ -258,19 +286,20 @@ func (c *Consumer) OwnedShards() []string {
 	return ids
 }
 
-// leaseLost is called by the lease guard when a held lease is gone: the
-// shard's current processor stops for good (the KCL will not tell it).
-func (c *Consumer) leaseLost(shard string, err error) {
-	c.mu.Lock()
-	p := c.shards[shard]
-	if p != nil {
-		delete(c.shards, shard)
-	}
-	c.mu.Unlock()
-	if p != nil {
-		p.markLost(err)
-	}
+// Assignment is this worker's view of the group, from its last
+// coordination cycle.
+type Assignment struct {
+	Worker  string
+	Workers []string // live workers, sorted
+	// Held maps every readable shard to its live owner ("" when none).
+	Held map[string]string
+	// Balance is max/mean of the planned assignment (see assign.Plan).
+	Balance float64
+	At      time.Time
 }
+
+// Assignment returns the last view (zero before the first cycle).
+func (c *Consumer) Assignment() Assignment { return c.coord.lastView() }
 
 func (c *Consumer) register(p *shardProcessor) {
 	c.mu.Lock()
@@ -284,22 +313,6 @@ func (c *Consumer) unregister(p *shardProcessor) {
 		delete(c.shards, p.shard)
 	}
 	c.mu.Unlock()
-}
-
-type processorFactory struct{ c *Consumer }
-
-func (f processorFactory) CreateProcessor() kcl.IRecordProcessor {
-	return &shardProcessor{c: f.c, acks: newAckTracker()}
-}
-
-func initialPosition(s string) kclcfg.InitialPositionInStream {
-	switch s {
-	case "LATEST":
-		return kclcfg.LATEST
-	case "AT_TIMESTAMP":
-		return kclcfg.AT_TIMESTAMP
-	}
-	return kclcfg.TRIM_HORIZON
 }
 
 func ms(d time.Duration) int { return int(d / time.Millisecond) }

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 // methods run on the shard's KCL goroutine.
 type shardProcessor struct {
 	c     *Consumer
+	r     *runner
 	shard string
 	log   *slog.Logger
 	acks  *ackTracker
@@ -31,9 +33,11 @@ type shardProcessor struct {
 	// gateOpen is set once every parent shard has finished; until then no
 	// record of this shard is handed over.
 	gateOpen bool
+	// finishedShard is set once SHARD_END is written.
+	finishedShard bool
 	// lost is set when the lease is known lost: nothing more is handed over
-	// or checkpointed for this shard by this processor. Set from the lease
-	// guard's goroutine, read on the shard's.
+	// or checkpointed for this shard by this processor. Set from the
+	// coordinator's goroutine, read on the shard's.
 	lost atomic.Bool
 	// ended makes LeaseLost the processor's last hook call, exactly once.
 	ended atomic.Bool
@@ -41,14 +45,15 @@ type shardProcessor struct {
 
 func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
 	p.shard = in.ShardId
-	p.log = p.c.log.With("shard", p.shard)
+	p.log = p.r.log
 	p.slots = make(chan struct{}, p.c.cfg.MaxInFlightBatches)
 	p.c.register(p)
 	p.c.cfg.Hooks.LeaseGained(p.shard)
 	if o, ok := p.c.handler.(ShardObserver); ok {
 		o.ShardStarted(p.shard)
 	}
-	p.log.Info("shard lease taken", "checkpoint", aws.ToString(in.ExtendedSequenceNumber.SequenceNumber))
+	p.log.Info("shard lease taken", "checkpoint", aws.ToString(in.ExtendedSequenceNumber.SequenceNumber),
+		"token", p.r.hold.Token)
 }
 
 func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
@@ -56,6 +61,9 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		return
 	}
 	p.checkpoint(in.Checkpointer, false)
+	if p.r.isStopping() {
+		return // not handed over, not checkpointed: the successor reads it
+	}
 	if len(in.Records) == 0 {
 		p.c.cfg.Hooks.RecordsRead(p.shard, 0, 0, in.MillisBehindLatest)
 		if o, ok := p.c.handler.(ReadObserver); ok && p.gateOpen {
@@ -79,19 +87,14 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 			p.reportedFail = true
 		}
 		select {
-		case <-p.c.stopping:
+		case <-p.r.stopping:
 		case <-p.c.hardCtx.Done():
 		}
 		return
 	}
 	select {
-	case <-p.c.stopping:
-		return // not handed over, not checkpointed: the next owner reads it
-	default:
-	}
-	select {
 	case p.slots <- struct{}{}:
-	case <-p.c.stopping:
+	case <-p.r.stopping:
 		return
 	case <-p.c.hardCtx.Done():
 		return
@@ -125,6 +128,7 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		}
 		p.recs = append(p.recs, rec)
 	}
+	p.r.bytesRead.Add(int64(bytes))
 	if o, ok := p.c.handler.(ReadObserver); ok {
 		o.ShardRead(p.shard, len(p.recs), in.MillisBehindLatest)
 	}
@@ -156,7 +160,7 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	// to run out), then checkpoint what is acked.
 	select {
 	case <-p.acks.idleCh():
-	case <-p.c.hardCtx.Done():
+	case <-p.r.drainCtx.Done():
 	}
 	// A finished shard with no records of its own must still not let its
 	// children start before its own parents are done (grandchildren would
@@ -179,13 +183,26 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 			p.log.Error("checkpoint SHARD_END", "err", err)
 			return
 		}
+		p.finishedShard = true
 		p.log.Info("shard finished (SHARD_END)")
 		p.end(metrics.LeaseShardEnd)
 		return
 	}
 	p.checkpoint(in.Checkpointer, true)
-	p.log.Info("shard released", "reason", reason, "unacked_batches", p.acks.inFlight())
+	unacked := p.acks.inFlight()
+	if to := p.r.successorName(); to != "" && p.r.isStopping() {
+		p.log.Info("shard handed over", "successor", to, "unacked_batches", unacked)
+		p.end(metrics.LeaseHandedOver)
+		return
+	}
+	p.log.Info("shard released", "reason", reason, "unacked_batches", unacked)
 	p.end(metrics.LeaseReleased)
+}
+
+// abandon ends the processor whose reader gave up by itself.
+func (p *shardProcessor) abandon() {
+	p.c.unregister(p)
+	p.end(metrics.LeaseReaderFailed)
 }
 
 // checkpoint writes the acked position when it moved and the interval has
@@ -216,9 +233,9 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 	p.c.cfg.Hooks.Checkpointed(p.shard, p.lastCheckpoint.Sub(arrival))
 }
 
-// leaseHeld checks the lease guard's local expiry (no I/O).
+// leaseHeld checks the runner's local lease expiry (no I/O).
 func (p *shardProcessor) leaseHeld() bool {
-	if p.c.guard.held(p.shard) {
+	if p.r.held() {
 		return true
 	}
 	p.markLost(errors.New("lease expired locally (paused or partitioned?)"))
@@ -249,9 +266,11 @@ func (p *shardProcessor) end(reason string) {
 	}
 }
 
-// waitForParents blocks until every parent of the shard has finished, polling
-// at the shard-sync interval. It returns false when the consumer is stopping.
-// It runs inside ProcessRecords, after the KCL started renewing the lease.
+// waitForParents blocks until every parent of the shard has finished,
+// polling the store once per coordination interval. It returns false when
+// the shard is being stopped. The coordinator assigns only readable shards,
+// so this gate matters only when views disagree (a listing older than a
+// split) — it keeps parent-before-child whatever the assignment says.
 func (p *shardProcessor) waitForParents() bool {
 	logged := false
 	for {
@@ -271,14 +290,55 @@ func (p *shardProcessor) waitForParents() bool {
 			logged = true
 		}
 		select {
-		case <-p.c.stopping:
+		case <-p.r.stopping:
 			return false
 		case <-p.c.hardCtx.Done():
 			return false
-		case <-time.After(p.c.cfg.ShardSyncInterval):
+		case <-time.After(p.c.cfg.CoordinationInterval):
 		}
 		if p.lost.Load() || !p.leaseHeld() {
 			return false
 		}
 	}
 }
+
+// parentsDone reports whether every parent of shard has finished: its
+// checkpoint is SHARD_END, or it is no longer in the stream.
+func (c *Consumer) parentsDone(ctx context.Context, shard string) (bool, error) {
+	s, ok := c.graph.lookup(shard)
+	if !ok {
+		if err := c.graph.refresh(ctx); err != nil {
+			return false, err
+		}
+		if s, ok = c.graph.lookup(shard); !ok {
+			return false, errors.New("consumer: shard " + shard + " of " + c.cfg.Stream + " is not listed")
+		}
+	}
+	if len(s.Parents) == 0 {
+		return true, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	v, err := c.store.View(cctx, s.Parents, time.Now())
+	if err != nil {
+		return false, err
+	}
+	_, byID, listed := c.graph.snapshot()
+	if !readable(s, byID, v.Leases) {
+		// A parent that left the stream since the last listing is done:
+		// list again now and then, not every poll.
+		if time.Since(listed) > parentRelistInterval {
+			if err := c.graph.refresh(ctx); err != nil {
+				return false, err
+			}
+			_, byID, _ = c.graph.snapshot()
+			return readable(s, byID, v.Leases), nil
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// parentRelistInterval bounds how often a waiting child re-lists shards to
+// learn whether a parent left the stream.
+const parentRelistInterval = 10 * time.Second

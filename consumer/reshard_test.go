@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/shardflow/shardflow/checkpoints"
 	ddbstore "github.com/shardflow/shardflow/checkpoints/dynamodb"
 	redisstore "github.com/shardflow/shardflow/checkpoints/redis"
 	"github.com/shardflow/shardflow/consumer"
@@ -161,24 +163,9 @@ func (r *reshardEnv) merge() {
 
 func (r *reshardEnv) start(rec *recorder, storeKind string) *consumer.Consumer {
 	r.t.Helper()
-	ctx := context.Background()
-	ac := r.env.AWSConfig()
-	table := r.app + "-leases"
-	var factory consumer.StoreFactory
-	switch storeKind {
-	case "dynamodb":
-		store, err := ddbstore.New(ctx, r.env.DynamoDB(r.t), table)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		factory = store.Checkpointer
-	case "redis":
-		rc, prefix := r.env.Redis(r.t)
-		factory = redisstore.New(rc, redisstore.Options{Prefix: prefix, Application: r.app}).Checkpointer
-	}
 	c, err := consumer.New(consumer.Config{
-		Application: r.app, Stream: r.stream, WorkerID: "w1", AWS: ac, KinesisEndpoint: r.env.KinesisEndpoint,
-		LeaseTable: table, Checkpointer: factory, InitialPosition: "TRIM_HORIZON",
+		Application: r.app, Stream: r.stream, WorkerID: "w1", AWS: r.env.AWSConfig(), KinesisEndpoint: r.env.KinesisEndpoint,
+		Store: newStore(r.t, r.env, storeKind, r.app), InitialPosition: "TRIM_HORIZON",
 		LeaseDuration: 5 * time.Second, ShardSyncInterval: 200 * time.Millisecond, MaxRecords: 100,
 		IdleTimeBetweenReads: 100 * time.Millisecond, MaxInFlightBatches: 4, CheckpointInterval: 0,
 		Logger: slog.New(slog.NewTextHandler(testLog{r.t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -197,6 +184,34 @@ func (r *reshardEnv) start(rec *recorder, storeKind string) *consumer.Consumer {
 		}
 	})
 	return c
+}
+
+// newStore returns a fresh lease store of kind ("redis" or "dynamodb") for
+// application app.
+func newStore(t *testing.T, env *testenv.Env, kind, app string) checkpoints.Store {
+	t.Helper()
+	switch kind {
+	case "dynamodb":
+		table := app + "-leases"
+		client := env.DynamoDB(t)
+		s, err := ddbstore.New(context.Background(), client, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		})
+		return s
+	case "redis":
+		rc, prefix := env.Redis(t)
+		s, err := redisstore.New(rc, redisstore.Options{Prefix: prefix, Application: app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Fatalf("unknown store %q", kind)
+	return nil
 }
 
 type testLog struct{ t *testing.T }

@@ -53,6 +53,9 @@ type Hooks interface {
 	// LateRows reports n rows of an operator that arrived after their
 	// window was emitted, and what was done with them (a Late* constant).
 	LateRows(op string, n int, action string)
+
+	// SourceHooks: lease assignment and the Kinesis source (source.go).
+	SourceHooks
 }
 
 // FirehoseCall describes one PutRecordBatch attempt. A resend of the records
@@ -92,6 +95,12 @@ const (
 	// LeaseFenced: a checkpoint write was refused because another worker
 	// owns the lease now.
 	LeaseFenced = "fenced"
+	// LeaseHandedOver: the worker handed the shard to a named successor
+	// after draining and checkpointing it (rebalance, scale-in).
+	LeaseHandedOver = "handed_over"
+	// LeaseReaderFailed: the shard's reader ended on a Kinesis error; the
+	// worker takes the shard again after a backoff.
+	LeaseReaderFailed = "reader_failed"
 )
 
 // What happens to a late row, for LateRows.

@@ -47,6 +47,11 @@ func (r *recorder) WindowEmit(op string, rows int)  { r.log("WindowEmit %s %d", 
 func (r *recorder) LateRows(op string, n int, action string) {
 	r.log("LateRows %s %d %s", op, n, action)
 }
+func (r *recorder) LeaseAcquired(shard, how string) { r.log("LeaseAcquired %s %s", shard, how) }
+func (r *recorder) LeaseGroup(ws []metrics.WorkerLeases, balance float64) {
+	r.log("LeaseGroup %v %.2f", ws, balance)
+}
+func (r *recorder) SourceError(api, code string) { r.log("SourceError %s %s", api, code) }
 
 // partial implements only one hook; Nop supplies the rest.
 type partial struct {
@@ -69,6 +74,9 @@ func callAll(h metrics.Hooks) {
 	h.WindowFlush("w", 4)
 	h.WindowEmit("w", 5)
 	h.LateRows("w", 6, metrics.LateUpdate)
+	h.LeaseAcquired("s2", metrics.AcquiredHandoff)
+	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 2}}, 1.25)
+	h.SourceError("GetRecords", "ExpiredIteratorException")
 }
 
 var allCalls = []string{
@@ -84,6 +92,9 @@ var allCalls = []string{
 	"WindowFlush w 4",
 	"WindowEmit w 5",
 	"LateRows w 6 update",
+	"LeaseAcquired s2 handoff",
+	"LeaseGroup [{a 2}] 1.25",
+	"SourceError GetRecords ExpiredIteratorException",
 }
 
 func TestMultiFansOutEveryHook(t *testing.T) {

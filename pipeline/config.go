@@ -108,17 +108,25 @@ type SourceConfig struct {
 	AtTimestamp string `yaml:"at_timestamp"`
 	// MaxLeases caps the shards one worker holds (0: no cap).
 	MaxLeases int `yaml:"max_leases"`
-	// LeaseStealing lets workers take shards from busier workers so that
-	// leases balance (within one) when workers join.
+	// Balance is how shards are spread over the workers: "count" (default;
+	// every worker holds ⌊N/W⌋ or ⌈N/W⌉ shards) or "throughput" (by each
+	// shard's measured bytes/s, so that hot shards do not share a task).
+	Balance string `yaml:"balance"`
+	// LeaseStealing is accepted for old files and has no effect: shardflow
+	// always balances, moving shards by graceful handoff.
 	LeaseStealing *bool `yaml:"lease_stealing"`
 	// Checkpoints names the lease and checkpoint store.
 	Checkpoints CheckpointsConfig `yaml:"checkpoints"`
-	// LeaseDuration is how long a lease lasts without renewal before another
-	// worker may take the shard.
+	// LeaseDuration is how long a lease (and a worker's heartbeat) lasts
+	// without renewal before another worker may take the shard: the
+	// takeover time after a crash.
 	LeaseDuration Duration `yaml:"lease_duration"`
-	// ShardSyncInterval is how often the worker looks for new shards and
-	// free leases (the KCL takes at most one new lease per tick).
+	// ShardSyncInterval is how often the stream's shards are listed to find
+	// new ones (a shard that ends is followed by a listing at once).
 	ShardSyncInterval Duration `yaml:"shard_sync_interval"`
+	// HealthGrace is how long the stream may fail to list or a shard to
+	// read before /readyz turns unready (default 30s).
+	HealthGrace Duration `yaml:"health_grace"`
 	// MaxRecords per GetRecords call (1..10000).
 	MaxRecords int `yaml:"max_records"`
 	// IdleTimeBetweenReads is the pause after an empty read.
@@ -400,9 +408,10 @@ func interpolate(raw []byte, lookup func(string) (string, bool)) ([]byte, error)
 // down inside ECS's default 30 s stop timeout.
 const (
 	DefaultLeaseDuration = 10 * time.Second
-	// The KCL takes at most one new lease per shard-sync tick; 400ms leases
-	// 64 shards in about 26 s.
-	DefaultShardSyncInterval    = 400 * time.Millisecond
+	// ListShards is limited to 100 calls/s per stream, shared by every
+	// worker: list every 10 s (and at once when a shard ends).
+	DefaultShardSyncInterval    = 10 * time.Second
+	DefaultHealthGrace          = 30 * time.Second
 	DefaultMaxRecords           = 10000
 	DefaultIdleTimeBetweenReads = 500 * time.Millisecond
 	DefaultMaxInFlightBatches   = 8
@@ -424,9 +433,8 @@ func (c *Config) applyDefaults() {
 	if s.Checkpoints.Type == "" {
 		s.Checkpoints.Type = "redis"
 	}
-	if s.LeaseStealing == nil {
-		on := true
-		s.LeaseStealing = &on
+	if s.Balance == "" {
+		s.Balance = "count"
 	}
 	if c.Ops.Listen == "" {
 		c.Ops.Listen = ":9090"
@@ -439,6 +447,7 @@ func (c *Config) applyDefaults() {
 	}
 	setDuration(&s.LeaseDuration, DefaultLeaseDuration)
 	setDuration(&s.ShardSyncInterval, DefaultShardSyncInterval)
+	setDuration(&s.HealthGrace, DefaultHealthGrace)
 	setDuration(&s.IdleTimeBetweenReads, DefaultIdleTimeBetweenReads)
 	setDuration(&s.CheckpointInterval, DefaultCheckpointInterval)
 	setDuration(&c.ShutdownTimeout, DefaultShutdownTimeout)
@@ -541,6 +550,12 @@ func (c *Config) Validate() error {
 	if s.MaxLeases < 0 {
 		bad("source.max_leases", "must not be negative")
 	}
+	if s.Balance != "count" && s.Balance != "throughput" {
+		bad("source.balance", "must be count or throughput, got %q", s.Balance)
+	}
+	if s.HealthGrace.D() < time.Second {
+		bad("source.health_grace", "must be at least 1s, got %s", s.HealthGrace.D())
+	}
 	switch s.Checkpoints.Type {
 	case "dynamodb":
 	case "redis":
@@ -568,8 +583,8 @@ func (c *Config) Validate() error {
 	if !namePattern.MatchString(c.Redis.KeyPrefix) {
 		bad("redis.key_prefix", "must be 1-64 of [a-zA-Z0-9_.-], got %q", c.Redis.KeyPrefix)
 	}
-	if s.LeaseDuration.D() < time.Second {
-		bad("source.lease_duration", "must be at least 1s, got %s", s.LeaseDuration.D())
+	if s.LeaseDuration.D() < 3*time.Second {
+		bad("source.lease_duration", "must be at least 3s (workers renew within a third of it), got %s", s.LeaseDuration.D())
 	}
 	if s.ShardSyncInterval.D() < 100*time.Millisecond {
 		bad("source.shard_sync_interval", "must be at least 100ms, got %s", s.ShardSyncInterval.D())

@@ -22,9 +22,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shardflow/shardflow/checkpoints"
 	ddbstore "github.com/shardflow/shardflow/checkpoints/dynamodb"
 	redisstore "github.com/shardflow/shardflow/checkpoints/redis"
 	"github.com/shardflow/shardflow/consumer"
+	"github.com/shardflow/shardflow/consumer/assign"
 	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/internal/opsserver"
 	"github.com/shardflow/shardflow/internal/statuspage"
@@ -126,7 +128,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 	if p.prom, err = prom.New(prom.Options{Pipeline: cfg.Name}); err != nil {
 		return nil, fmt.Errorf("pipeline %s: metrics: %w", cfg.Name, err)
 	}
-	p.status = statuspage.New(statuspage.Options{Pipeline: cfg.Name, Worker: opts.WorkerID})
+	// One worker id for leases, the emitter lock and the status page.
+	workerID := opts.WorkerID
+	if workerID == "" {
+		host, _ := os.Hostname()
+		workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	p.status = statuspage.New(statuspage.Options{Pipeline: cfg.Name, Worker: workerID})
 	var emfHooks metrics.Hooks
 	if e := cfg.Ops.EMF; e != nil {
 		if p.emf, err = emf.New(emf.Options{Pipeline: cfg.Name, Namespace: e.Namespace, Interval: e.Interval.D(),
@@ -190,29 +198,26 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		}
 		p.outputs = append(p.outputs, out)
 	}
-	holder := opts.WorkerID
-	if holder == "" {
-		host, _ := os.Hostname()
-		holder = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
 	for i, wc := range cfg.Windows {
-		if err := p.newWindow(ac, fh, wc, schema, holder); err != nil {
+		if err := p.newWindow(ac, fh, wc, schema, workerID); err != nil {
 			return nil, fmt.Errorf("pipeline %s: windows[%d] (%s): %w", cfg.Name, i, wc.Name, err)
 		}
 	}
 	s := cfg.Source
-	checkpointer, err := p.leaseStore(ctx, ac)
+	store, err := p.leaseStore(ctx, ac)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 	}
+	if s.LeaseStealing != nil {
+		log.Warn("source.lease_stealing has no effect any more: shardflow always balances leases (see source.balance)")
+	}
 	p.consumer, err = consumer.New(consumer.Config{
-		Application: cfg.Name, Stream: s.Stream, WorkerID: opts.WorkerID, AWS: ac,
-		KinesisEndpoint: cfg.AWS.Endpoints.Kinesis, LeaseTable: s.Checkpoints.Table,
-		Checkpointer: checkpointer, InitialPosition: s.InitialPosition,
+		Application: cfg.Name, Stream: s.Stream, WorkerID: workerID, AWS: ac,
+		KinesisEndpoint: cfg.AWS.Endpoints.Kinesis, Store: store, InitialPosition: s.InitialPosition,
 		LeaseDuration: s.LeaseDuration.D(), ShardSyncInterval: s.ShardSyncInterval.D(),
 		MaxRecords: s.MaxRecords, IdleTimeBetweenReads: s.IdleTimeBetweenReads.D(),
 		MaxInFlightBatches: s.MaxInFlightBatches, CheckpointInterval: s.CheckpointInterval.D(),
-		MaxLeases: s.MaxLeases, LeaseStealing: *s.LeaseStealing, AtTimestamp: atTimestamp(s.AtTimestamp),
+		MaxLeases: s.MaxLeases, Balance: assign.Mode(s.Balance), AtTimestamp: atTimestamp(s.AtTimestamp),
 		Hooks:  p.hooks,
 		Logger: log,
 	}, p)
@@ -434,25 +439,18 @@ func (p *Pipeline) newS3Output(ac aws.Config, oc OutputConfig, schema *arrow.Sch
 }
 
 // leaseStore builds the configured lease and checkpoint store.
-func (p *Pipeline) leaseStore(ctx context.Context, ac aws.Config) (consumer.StoreFactory, error) {
+func (p *Pipeline) leaseStore(ctx context.Context, ac aws.Config) (checkpoints.Store, error) {
 	cfg := p.cfg
 	switch cfg.Source.Checkpoints.Type {
 	case "redis":
-		store := redisstore.New(p.redis, redisstore.Options{
-			Prefix: cfg.Redis.KeyPrefix, Application: cfg.Name, LeaseDuration: cfg.Source.LeaseDuration.D(),
-		})
-		return store.Checkpointer, nil
+		return redisstore.New(p.redis, redisstore.Options{Prefix: cfg.Redis.KeyPrefix, Application: cfg.Name})
 	case "dynamodb":
 		ddb := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) {
 			if cfg.AWS.Endpoints.DynamoDB != "" {
 				o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.DynamoDB)
 			}
 		})
-		store, err := ddbstore.New(ctx, ddb, cfg.Source.Checkpoints.Table)
-		if err != nil {
-			return nil, err
-		}
-		return store.Checkpointer, nil
+		return ddbstore.New(ctx, ddb, cfg.Source.Checkpoints.Table)
 	}
 	return nil, fmt.Errorf("unknown checkpoint store %q", cfg.Source.Checkpoints.Type)
 }
@@ -575,11 +573,19 @@ func (p *Pipeline) startOps() error {
 		return nil
 	}))
 	p.ops.AddCheck(opsserver.FuncCheck("outputs", p.Healthy))
+	// The source: the stream can be listed and read, and every readable
+	// shard has an owner. Liveness does not follow: a restart does not
+	// fix IAM or a wrong stream name, and a failing shard reader is
+	// restarted by the consumer itself.
+	p.ops.AddCheck(opsserver.FuncCheck("source", func() error {
+		return p.consumer.SourceHealthy(p.cfg.Source.HealthGrace.D())
+	}))
 	// An output that gave up freezes its shards' checkpoints until the
 	// process restarts (the records are then replayed from them): /healthz
 	// fails too, so that ECS's container health check replaces the task
 	// instead of leaving it stuck.
 	p.ops.AddLiveness(opsserver.FuncCheck("outputs", p.Healthy))
+	p.ops.AddLiveness(opsserver.FuncCheck("coordination", p.consumer.Live))
 	if p.redis != nil {
 		p.ops.AddCheck(opsserver.RedisCheck(p.redis))
 	}

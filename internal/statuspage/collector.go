@@ -63,6 +63,9 @@ type Collector struct {
 	reasons  table[counter]
 	windows  table[windowStats]
 	redisOps table[redisStats]
+
+	groupMu sync.Mutex
+	group   LeaseGroup
 }
 
 var _ metrics.Hooks = (*Collector)(nil)
@@ -232,10 +235,17 @@ func (c *Collector) LeaseLost(id, reason string) {
 	})
 }
 
+func (c *Collector) leaseGroup() LeaseGroup {
+	c.groupMu.Lock()
+	defer c.groupMu.Unlock()
+	return LeaseGroup{Workers: append([]WorkerLeases{}, c.group.Workers...), Balance: c.group.Balance}
+}
+
 // leaseReason maps reason to its constant so that no caller's string is
 // kept.
 func leaseReason(r string) string {
-	for _, k := range [...]string{metrics.LeaseReleased, metrics.LeaseShardEnd, metrics.LeaseExpired, metrics.LeaseFenced} {
+	for _, k := range [...]string{metrics.LeaseReleased, metrics.LeaseHandedOver, metrics.LeaseShardEnd,
+		metrics.LeaseExpired, metrics.LeaseFenced, metrics.LeaseReaderFailed} {
 		if r == k {
 			return k
 		}
@@ -387,6 +397,35 @@ type Snapshot struct {
 	DeadLetter []ReasonCount  `json:"dead_letters"`
 	Windows    []WindowStatus `json:"windows"`
 	Redis      []RedisStatus  `json:"redis"`
+	// Leases is the group of workers as this one saw it last.
+	Leases LeaseGroup `json:"leases"`
+}
+
+// LeaseGroup is the application's workers and the shards each holds.
+type LeaseGroup struct {
+	Workers []WorkerLeases `json:"workers"`
+	// Balance is the busiest worker over the mean in the current plan.
+	Balance float64 `json:"balance"`
+}
+
+// WorkerLeases is one live worker's share of the readable shards.
+type WorkerLeases struct {
+	Worker string `json:"worker"`
+	Held   int    `json:"held"`
+}
+
+// LeaseGroup implements metrics.Hooks: it keeps a copy of the group.
+func (c *Collector) LeaseGroup(workers []metrics.WorkerLeases, balance float64) {
+	c.groupMu.Lock()
+	defer c.groupMu.Unlock()
+	if cap(c.group.Workers) < len(workers) {
+		c.group.Workers = make([]WorkerLeases, 0, len(workers))
+	}
+	c.group.Workers = c.group.Workers[:0]
+	for _, w := range workers {
+		c.group.Workers = append(c.group.Workers, WorkerLeases{Worker: strings.Clone(w.Worker), Held: w.Held})
+	}
+	c.group.Balance = balance
 }
 
 // Totals are the worker's running totals since start.
@@ -484,6 +523,7 @@ func (c *Collector) Snapshot() Snapshot {
 		},
 		Shards: []ShardStatus{}, Outputs: []OutputRows{}, Firehose: []StreamStatus{},
 		DeadLetter: []ReasonCount{}, Windows: []WindowStatus{}, Redis: []RedisStatus{},
+		Leases: c.leaseGroup(),
 	}
 
 	c.shardMu.Lock()

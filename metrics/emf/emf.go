@@ -75,6 +75,10 @@ const (
 	windowFlushes
 	windowRows
 	lateRows
+	leasesAcquired
+	leaseTakeovers
+	leaseBalance
+	sourceErrors
 	numMetrics
 )
 
@@ -110,6 +114,10 @@ var definitions = [numMetrics]struct {
 	windowFlushes:   {"WindowFlushes", "Count", kindSum, 1},
 	windowRows:      {"WindowEmittedRows", "Count", kindSum, 1},
 	lateRows:        {"LateRows", "Count", kindSum, 1},
+	leasesAcquired:  {"LeasesAcquired", "Count", kindSum, 1},
+	leaseTakeovers:  {"LeaseTakeovers", "Count", kindSum, 1},
+	leaseBalance:    {"LeaseBalance", "None", kindLast, 1000}, // stored ×1000
+	sourceErrors:    {"SourceErrors", "Count", kindSum, 1},
 }
 
 // Writer implements metrics.Hooks by aggregating into atomics and writing
@@ -307,6 +315,19 @@ func (w *Writer) RedisCall(_ string, latency time.Duration, err error) {
 	}
 	w.raise(redisMaxLatency, latency.Microseconds())
 }
+
+func (w *Writer) LeaseAcquired(_, how string) {
+	w.add(leasesAcquired, 1)
+	if how == metrics.AcquiredTakeover {
+		w.add(leaseTakeovers, 1)
+	}
+}
+
+func (w *Writer) LeaseGroup(_ []metrics.WorkerLeases, balance float64) {
+	w.values[leaseBalance].Store(int64(balance * 1000))
+}
+
+func (w *Writer) SourceError(string, string) { w.add(sourceErrors, 1) }
 
 func (w *Writer) WindowFlush(string, int)            { w.add(windowFlushes, 1) }
 func (w *Writer) WindowEmit(_ string, rows int)      { w.add(windowRows, int64(rows)) }

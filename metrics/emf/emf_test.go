@@ -105,6 +105,10 @@ func callHooks(h metrics.Hooks) {
 	h.WindowEmit("w", 7)
 	h.LateRows("w", 2, metrics.LateDrop)
 	h.LeaseLost("shardId-1", metrics.LeaseReleased)
+	h.LeaseAcquired("shardId-2", metrics.AcquiredFree)
+	h.LeaseAcquired("shardId-3", metrics.AcquiredTakeover)
+	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 2}, {Worker: "b", Held: 1}}, 1.5)
+	h.SourceError("GetRecords", "ProvisionedThroughputExceededException")
 }
 
 func TestLinesPerInterval(t *testing.T) {
@@ -132,6 +136,7 @@ func TestLinesPerInterval(t *testing.T) {
 			"FirehoseFailedRecords": 2, "FirehosePayloadBytes": 2_700_000, "FirehoseBilledBytes": 1_331_200,
 			"MaxFirehoseCallLatency": 250, "DeadLetterRows": 3, "RedisCalls": 2, "RedisErrors": 1,
 			"MaxRedisLatency": 1.5, "WindowFlushes": 1, "WindowEmittedRows": 7, "LateRows": 2,
+			"LeasesAcquired": 2, "LeaseTakeovers": 1, "LeaseBalance": 1.5, "SourceErrors": 1,
 		}
 		if len(want) != int(numMetrics) {
 			t.Fatalf("test covers %d metrics of %d", len(want), numMetrics)

@@ -34,7 +34,12 @@
 //	shardflow_checkpoint_lag_seconds             histogram  -               checkpoint lag at every checkpoint write, all shards
 //	shardflow_leases_held                        gauge      -               shard leases this worker holds
 //	shardflow_leases_gained_total                counter    -               leases taken
-//	shardflow_leases_lost_total                  counter    reason          leases given up or lost: released, shard_end, expired, fenced
+//	shardflow_leases_lost_total                  counter    reason          leases given up or lost: released, handed_over, shard_end, expired, fenced, reader_failed
+//	shardflow_leases_acquired_total              counter    how             leases taken in the store: free, handoff, takeover (the owner's lease expired)
+//	shardflow_lease_group_workers                gauge      -               live workers of the application, as this worker sees them
+//	shardflow_lease_group_held                   gauge      member          readable shards each live worker holds, as this worker sees them
+//	shardflow_lease_balance_ratio                gauge      -               busiest worker over the mean in the current plan (1 is perfect)
+//	shardflow_source_errors_total                counter    api, code       failed Kinesis calls of the source, by API and AWS error code
 //	shardflow_output_rows_total                  counter    output          rows handed to an output
 //	shardflow_firehose_calls_total               counter    stream          PutRecordBatch calls, resends included
 //	shardflow_firehose_call_errors_total         counter    stream          calls that failed as a whole (throttled, network, 5xx)

@@ -77,6 +77,7 @@ type Metrics struct {
 	leasesHeld   prometheus.Gauge
 	leasesGained prometheus.Counter
 	leasesLost   *series[string, prometheus.Counter]
+	sourceMetrics
 
 	// outputs
 	rowsOut   *series[string, prometheus.Counter]
@@ -188,10 +189,12 @@ func New(o Options) (*Metrics, error) {
 	// Leases.
 	m.leasesHeld = gauge("leases_held", "Shard leases this worker holds.").WithLabelValues()
 	m.leasesGained = counter("leases_gained_total", "Shard leases taken.").WithLabelValues()
-	lost := counter("leases_lost_total", "Shard leases given up or lost, by reason (released, shard_end, expired, fenced).", "reason")
+	lost := counter("leases_lost_total", "Shard leases given up or lost, by reason (released, handed_over, shard_end, expired, fenced, reader_failed).", "reason")
 	m.leasesLost = newSeries(labelLimit, overflowValue, strings.Clone, func(reason string) prometheus.Counter {
 		return lost.WithLabelValues(labelValue(reason))
 	})
+
+	m.initSource(counter, gauge)
 
 	// Outputs.
 	rows := counter("output_rows_total", "Rows handed to an output.", "output")

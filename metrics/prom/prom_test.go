@@ -331,6 +331,35 @@ func exerciseAll(h metrics.Hooks) {
 	h.WindowFlush("w", 1)
 	h.WindowEmit("w", 1)
 	h.LateRows("w", 1, metrics.LateDrop)
+	h.LeaseAcquired("s", metrics.AcquiredFree)
+	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "w", Held: 1}}, 1)
+	h.SourceError("GetRecords", "ExpiredIteratorException")
+}
+
+// TestLeaseGroupDropsWorkersThatLeft: a worker no longer in the group loses
+// its lease_group_held series; balance and worker count follow each call.
+func TestLeaseGroupDropsWorkersThatLeft(t *testing.T) {
+	m := newMetrics(t)
+	m.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 3}, {Worker: "b", Held: 3}, {Worker: "c", Held: 2}}, 9.0/8)
+	m.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 4}, {Worker: "b", Held: 4}}, 1)
+	f := scrape(t, m)
+	held := map[string]float64{}
+	for _, mt := range f[Namespace+"_lease_group_held"].GetMetric() {
+		for _, l := range mt.GetLabel() {
+			if l.GetName() == "member" {
+				held[l.GetValue()] = mt.GetGauge().GetValue()
+			}
+		}
+	}
+	if len(held) != 2 || held["a"] != 4 || held["b"] != 4 {
+		t.Errorf("lease_group_held = %v, want a=4 b=4 (c left)", held)
+	}
+	if v := f[Namespace+"_lease_group_workers"].GetMetric()[0].GetGauge().GetValue(); v != 2 {
+		t.Errorf("lease_group_workers = %v, want 2", v)
+	}
+	if v := f[Namespace+"_lease_balance_ratio"].GetMetric()[0].GetGauge().GetValue(); v != 1 {
+		t.Errorf("lease_balance_ratio = %v, want 1", v)
+	}
 }
 
 func TestLeaseLostDropsShardSeries(t *testing.T) {

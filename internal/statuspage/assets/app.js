@@ -155,6 +155,10 @@ function render(s) {
   fill("windows", s.windows.map((w) => h("tr", { "data-op": w.op },
     h("td", {}, w.op), num(w.flushes), num(w.emits), num(w.rows_emitted),
     num(w.late_dropped + w.late_dead_lettered + w.late_updated))), "no window operators");
+  const group = s.leases || { workers: [], balance: 0 };
+  document.getElementById("lease-balance").textContent = group.workers.length ? "balance " + group.balance.toFixed(2) : "";
+  fill("lease-workers", group.workers.map((w) => h("tr", { "data-worker": w.worker, class: w.worker === s.worker ? "held" : "" },
+    h("td", { class: "mono" }, w.worker + (w.worker === s.worker ? " (this one)" : "")), num(w.held))), "no workers seen yet");
   fill("redis", s.redis.map((r) => h("tr", { "data-op": r.op }, h("td", { class: "mono" }, r.op), num(r.calls), num(r.errors))), "no Redis calls");
 }
 

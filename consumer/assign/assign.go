@@ -263,42 +263,56 @@ func (p *planner) byThroughput(o Options) {
 		total += load[w]
 	}
 	mean := total / float64(len(p.ids))
+	// Each round moves one shard between two workers not yet in a move:
+	// from the busiest worker that can give one to the least loaded,
+	// where that cuts the giver by the margin. The busiest worker may be
+	// unable to give (one hot shard); then the next busiest gives, so that
+	// an idle worker still takes load from a crowded one.
 	for {
-		hi, lo := "", ""
+		lo := ""
 		for _, w := range p.ids {
-			if busy[w] {
-				continue
-			}
-			if hi == "" || load[w] > load[hi] {
-				hi = w
-			}
-			if lo == "" || load[w] < load[lo] {
+			if !busy[w] && !p.full(w, count[w]) && (lo == "" || load[w] < load[lo]) {
 				lo = w
 			}
 		}
-		if hi == "" || hi == lo || p.full(lo, count[lo]) {
+		if lo == "" {
 			return
 		}
-		bestShard, bestMax := "", load[hi]-o.Margin*mean
-		for _, s := range p.shards {
-			if p.target[s.ID] != hi || s.Owner != hi || s.Successor != "" || o.Now.Sub(s.Acquired) < o.MinTenure {
+		givers := make([]string, 0, len(p.ids))
+		for _, w := range p.ids {
+			if !busy[w] && w != lo && load[w] > load[lo] {
+				givers = append(givers, w)
+			}
+		}
+		sort.SliceStable(givers, func(i, j int) bool { return load[givers[i]] > load[givers[j]] })
+		moved := false
+		for _, hi := range givers {
+			bestShard, bestMax := "", load[hi]-o.Margin*mean
+			for _, s := range p.shards {
+				if p.target[s.ID] != hi || s.Owner != hi || s.Successor != "" || o.Now.Sub(s.Acquired) < o.MinTenure {
+					continue
+				}
+				w := p.weight[s.ID]
+				if m := math.Max(load[hi]-w, load[lo]+w); m <= bestMax {
+					bestShard, bestMax = s.ID, m
+				}
+			}
+			if bestShard == "" {
 				continue
 			}
-			w := p.weight[s.ID]
-			if m := math.Max(load[hi]-w, load[lo]+w); m <= bestMax {
-				bestShard, bestMax = s.ID, m
-			}
+			w := p.weight[bestShard]
+			p.target[bestShard] = lo
+			load[hi] -= w
+			load[lo] += w
+			count[hi]--
+			count[lo]++
+			busy[hi], busy[lo] = true, true
+			moved = true
+			break
 		}
-		if bestShard == "" {
+		if !moved {
 			return
 		}
-		w := p.weight[bestShard]
-		p.target[bestShard] = lo
-		load[hi] -= w
-		load[lo] += w
-		count[hi]--
-		count[lo]++
-		busy[hi], busy[lo] = true, true
 	}
 }
 

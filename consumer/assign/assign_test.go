@@ -427,3 +427,28 @@ func TestThroughputHysteresis(t *testing.T) {
 		at = at.Add(time.Minute)
 	}
 }
+
+// TestThroughputIdleWorkerTakesFromTheCrowded: the busiest workers each
+// hold one hot shard (nothing to improve there), one worker holds every
+// small shard and one holds nothing: the idle one still takes small shards
+// from the crowded one, one per cycle, until they are even.
+func TestThroughputIdleWorkerTakesFromTheCrowded(t *testing.T) {
+	shards := hotShards()
+	for i := range shards {
+		shards[i].Owner = "a"
+	}
+	shards[1].Owner, shards[6].Owner = "b", "c"
+	at := now
+	for range 10 {
+		p := Compute(workers("a", "b", "c", "d"), shards, Options{Mode: Throughput, Now: at})
+		shards = apply(shards, p, at)
+		at = at.Add(time.Hour)
+	}
+	c := map[string]int{}
+	for _, s := range shards {
+		c[s.Owner]++
+	}
+	if c["a"] != 3 || c["d"] != 3 || c["b"] != 1 || c["c"] != 1 {
+		t.Errorf("owners after convergence %v, want a and d with 3 small shards each", c)
+	}
+}

@@ -315,4 +315,12 @@ func (c *Consumer) unregister(p *shardProcessor) {
 	c.mu.Unlock()
 }
 
+// reservation is how long a released shard waits for its named successor:
+// three coordination cycles, enough for a live successor to take it, short
+// enough that a successor that left meanwhile (two workers draining at
+// once) delays the shard by seconds only.
+func (c *Consumer) reservation() time.Duration {
+	return max(3*c.cfg.CoordinationInterval, time.Second)
+}
+
 func ms(d time.Duration) int { return int(d / time.Millisecond) }

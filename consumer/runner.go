@@ -270,7 +270,7 @@ func (r *runner) finish(kind endKind, err error) {
 			kind = endLost
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-			rerr := r.c.store.Release(ctx, r.hold, successor, time.Now(), r.c.cfg.LeaseDuration)
+			rerr := r.c.store.Release(ctx, r.hold, successor, time.Now(), r.c.reservation())
 			cancel()
 			if rerr != nil && !errors.Is(rerr, checkpoints.ErrLeaseLost) {
 				// The lease expires by itself; the successor waits for it.

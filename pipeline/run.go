@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -772,3 +773,40 @@ func atTimestamp(s string) time.Time {
 // the window operators (consumer.ReadObserver). Nothing uses it yet: window
 // idleness will be decided from it (issue 16).
 func (p *Pipeline) ShardRead(shard string, records int, millisBehindLatest int64) {}
+
+// OpenLeaseStore opens the lease and checkpoint store cfg names, for tools
+// (`shardflow leases`, `shardflow checkpoints`); close releases it.
+func OpenLeaseStore(ctx context.Context, cfg *Config) (store checkpoints.Store, close func(), err error) {
+	ac, err := LoadAWS(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Pipeline{cfg: cfg}
+	if cfg.Source.Checkpoints.Type == "redis" {
+		if p.redis, err = redisClient(cfg.Redis); err != nil {
+			return nil, nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+		}
+	}
+	closeRedis := func() {
+		if p.redis != nil {
+			_ = p.redis.Close()
+		}
+	}
+	store, err = p.leaseStore(ctx, ac)
+	if err != nil {
+		closeRedis()
+		return nil, nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+	}
+	return store, closeRedis, nil
+}
+
+// RouteRedisLogs sends go-redis's own log lines (reconnects, pool
+// warnings; printf text on stderr by default) to l at Warn, so that a JSON
+// log stays JSON. It changes process-wide state: main calls it once.
+func RouteRedisLogs(l *slog.Logger) { redis.SetLogger(redisLogger{l.With("src", "go-redis")}) }
+
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)))
+}

@@ -4,6 +4,7 @@
 //	shardflow validate -c pipeline.yaml   check a config, print every error
 //	shardflow produce -c pipeline.yaml    put generated click events into the stream
 //	shardflow scale -c pipeline.yaml      ECS desired count from open shards
+//	shardflow leases -c pipeline.yaml     who holds which shard: checkpoint, lag, load
 //	shardflow enrich load FILE --key K    seed a Redis lookup table
 //	shardflow local setup|report ...      create/inspect local-stack resources
 //	shardflow version
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdEnrich(args[1:], stdout, stderr)
 	case "scale":
 		err = cmdScale(args[1:], stdout, stderr)
+	case "leases":
+		err = cmdLeases(args[1:], stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(args[1:], stdout)
 	case "schema":
@@ -78,6 +81,7 @@ commands:
   validate -c FILE   check FILE and print every problem with its field path
   produce -c FILE    put generated click events into the pipeline's stream
   scale -c FILE      set the ECS service's desired count from open shards (--dry-run prints it)
+  leases -c FILE     who holds which shard, each shard's checkpoint, lag and load, the live workers
   enrich load FILE   seed a Redis lookup table from a CSV/JSON file (--key 'user:{user_id}')
   local setup|report create or inspect resources on the local stack
   healthcheck        exit 0 when a running shardflow's /healthz answers 200 (container health check)

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/shardflow/shardflow/consumer"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -47,6 +48,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The KCL's lease code and go-redis log through globals of their own:
+	// route both into this process's log.
+	consumer.RouteKCLLogs(log)
+	pipeline.RouteRedisLogs(log)
 	cfg, err := pipeline.Load(*cfgPath)
 	if err != nil {
 		return err

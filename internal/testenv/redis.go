@@ -62,3 +62,14 @@ func deleteKeys(client *redis.Client, prefix string) (int64, error) {
 		cursor = next
 	}
 }
+
+// CleanupRedisKeys deletes, when the test ends, every key that starts with
+// prefix: for key prefixes a config sets (they cannot hold the ':' of the
+// prefixes Redis hands out).
+func CleanupRedisKeys(tb testing.TB, client *redis.Client, prefix string) {
+	tb.Cleanup(func() {
+		if n, err := deleteKeys(client, prefix); err != nil {
+			tb.Errorf("testenv: deleting Redis keys %s* (%d deleted): %v", prefix, n, err)
+		}
+	})
+}

@@ -30,8 +30,6 @@ type coordinator struct {
 	runners    map[string]*runner
 	retryAfter map[string]time.Time // shard → no acquisition before (after its reader failed)
 	failures   map[string]int
-	listedAt   time.Time
-	listNow    bool
 	cycles     int
 	group      []metrics.WorkerLeases // reused for the hook
 
@@ -46,6 +44,12 @@ type coordinator struct {
 	leaveReq chan context.Context
 	leaveErr chan error
 	done     chan struct{}
+
+	// The lister lists the stream's shards on its own goroutine, so that a
+	// Kinesis that hangs never delays a heartbeat or a lease renewal.
+	listNow    chan struct{} // room for one request
+	listerStop chan struct{}
+	listerDone chan struct{}
 
 	viewMu sync.Mutex
 	view   Assignment
@@ -88,7 +92,8 @@ func newCoordinator(c *Consumer) *coordinator {
 	return &coordinator{
 		c: c, runners: map[string]*runner{}, retryAfter: map[string]time.Time{}, failures: map[string]int{},
 		wake: make(chan struct{}, 1), leaveReq: make(chan context.Context), leaveErr: make(chan error, 1),
-		done: make(chan struct{}),
+		done: make(chan struct{}), listNow: make(chan struct{}, 1), listerStop: make(chan struct{}),
+		listerDone: make(chan struct{}),
 	}
 }
 
@@ -103,11 +108,59 @@ func (co *coordinator) start() error {
 	// worker stays up, reports it (SourceHealthy) and keeps trying.
 	if err := co.c.graph.refresh(ctx); err != nil {
 		co.c.log.Error("cannot list the stream's shards; retrying", "err", err)
-	} else {
-		co.listedAt = time.Now()
 	}
-	go co.loop() // owned by the consumer: leave ends it
+	go co.lister() // owned by the coordinator: drain stops it
+	go co.loop()   // owned by the consumer: leave ends it
 	return nil
+}
+
+// requestListing asks the lister to list now (coalesced).
+func (co *coordinator) requestListing() {
+	select {
+	case co.listNow <- struct{}{}:
+	default:
+	}
+}
+
+// lister lists the stream every ShardSyncInterval, at once on request, and
+// every cycle while the listing is empty or failing.
+func (co *coordinator) lister() {
+	defer close(co.listerDone)
+	c := co.c
+	var lastWarn time.Time
+	for {
+		_, _, listed := c.graph.snapshot()
+		wait := c.cfg.ShardSyncInterval - time.Since(listed)
+		if known, _, _ := c.graph.snapshot(); len(known) == 0 {
+			// A stream has at least one shard: until one shows (or while
+			// listing fails), list every cycle.
+			wait = c.cfg.CoordinationInterval
+		}
+		timer := time.NewTimer(max(wait, 0))
+		select {
+		case <-co.listerStop:
+			timer.Stop()
+			return
+		case <-co.listNow:
+			timer.Stop()
+		case <-timer.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		err := c.graph.refresh(ctx)
+		cancel()
+		if err != nil && time.Since(lastWarn) > warnEvery {
+			c.log.Warn("cannot list the stream's shards", "err", err)
+			lastWarn = time.Now()
+		}
+		if err != nil {
+			// Back off a cycle before trying again.
+			select {
+			case <-co.listerStop:
+				return
+			case <-time.After(c.cfg.CoordinationInterval):
+			}
+		}
+	}
 }
 
 func (co *coordinator) heartbeat(ctx context.Context, leaving bool) error {
@@ -165,7 +218,7 @@ func (co *coordinator) reap() {
 		kind, err := r.outcome()
 		switch kind {
 		case endShardEnd:
-			co.listNow = true // its children may be new to this worker
+			co.requestListing() // its children may be new to this worker
 			delete(co.failures, r.shard)
 		case endFailed:
 			n := co.failures[r.shard] + 1
@@ -187,16 +240,6 @@ func (co *coordinator) cycle(leaving bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), max(c.cfg.CoordinationInterval, opTimeout))
 	defer cancel()
 	now := time.Now()
-	if known, _, _ := c.graph.snapshot(); len(known) == 0 {
-		co.listNow = true // a stream has at least one shard: list until one shows
-	}
-	if !leaving && (co.listNow || now.Sub(co.listedAt) >= c.cfg.ShardSyncInterval) {
-		if err := c.graph.refresh(ctx); err != nil {
-			co.warn("list", "cannot list the stream's shards", "err", err)
-		} else {
-			co.listedAt, co.listNow = now, false
-		}
-	}
 	if err := co.heartbeat(ctx, leaving); err != nil {
 		co.warn("heartbeat", "heartbeat", "err", err)
 	}
@@ -204,7 +247,7 @@ func (co *coordinator) cycle(leaving bool) {
 	if leaving {
 		return
 	}
-	shards, byID, _ := c.graph.snapshot()
+	shards, byID, listed := c.graph.snapshot()
 	ids := make([]string, len(shards))
 	for i, s := range shards {
 		ids[i] = s.ID
@@ -216,8 +259,8 @@ func (co *coordinator) cycle(leaving bool) {
 	}
 	co.cycles++
 	co.lastCycle.Store(now.UnixMilli())
-	if co.childrenUnknown(shards, view) && now.Sub(co.listedAt) > time.Second {
-		co.listNow = true // a shard ended: its children are in the stream, not yet in this listing
+	if co.childrenUnknown(shards, view) && now.Sub(listed) > time.Second {
+		co.requestListing() // a shard ended: its children are in the stream, not yet in this listing
 	}
 	plan, open := co.plan(view, shards, byID, now, "")
 	co.publish(view, plan, open, now)
@@ -257,8 +300,8 @@ func (co *coordinator) renew(ctx context.Context, now time.Time) {
 	loads := make([]float64, 0, len(co.runners))
 	rs := make([]*runner, 0, len(co.runners))
 	for _, r := range co.runners {
-		if r.lost.Load() {
-			continue
+		if r.lost.Load() || r.isEnded() {
+			continue // a runner that ended released its lease already
 		}
 		rs = append(rs, r)
 		held = append(held, r.hold)
@@ -522,6 +565,8 @@ func (co *coordinator) drain(ctx context.Context) error {
 		}
 	}
 	co.stops.Wait()
+	close(co.listerStop)
+	<-co.listerDone
 	rctx, rcancel := context.WithTimeout(context.Background(), opTimeout)
 	defer rcancel()
 	if rerr := c.store.RemoveWorker(rctx, c.cfg.WorkerID); rerr != nil {

@@ -152,7 +152,9 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	defer p.c.unregister(p)
 	reason := aws.ToString(kcl.ShutdownReasonMessage(in.ShutdownReason))
 	if in.ShutdownReason == kcl.ZOMBIE || p.lost.Load() {
-		p.log.Warn("shard lease lost; not checkpointing", "reason", reason)
+		if !p.ended.Load() { // markLost has said it otherwise
+			p.log.Warn("shard lease lost; not checkpointing", "reason", reason)
+		}
 		p.end(metrics.LeaseExpired)
 		return
 	}

@@ -205,9 +205,9 @@ func (r *runner) held() bool {
 }
 
 // markLost records that the lease is gone: nothing more is handed over or
-// written for the shard by this runner.
+// written for the shard by this runner, and its reader is stopped.
 func (r *runner) markLost(err error) {
-	if r.lost.Swap(true) {
+	if r.isEnded() || r.lost.Swap(true) {
 		return
 	}
 	r.mu.Lock()
@@ -217,6 +217,16 @@ func (r *runner) markLost(err error) {
 		p.markLost(err)
 	} else {
 		r.log.Warn("lease lost before the shard's reader started", "err", err)
+	}
+	r.stop("", 0, &r.c.coord.stops)
+}
+
+func (r *runner) isEnded() bool {
+	select {
+	case <-r.ended:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -317,9 +327,9 @@ func (s kclStore) GetLease(shard *par.ShardStatus, owner string) error {
 	if shard.GetLeaseOwner() != owner {
 		return chk.ErrLeaseNotAcquired{} // the worker tries again after the reader ended
 	}
-	if !r.held() {
-		return fmt.Errorf("shard %s: %w", r.shard, checkpoints.ErrLeaseLost)
-	}
+	// The reader's renewal timer: the coordinator renews in the store, and
+	// a lost lease stops the reader through the KCL's shutdown (the
+	// processor, which knows the loss, then writes nothing).
 	return nil
 }
 

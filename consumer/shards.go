@@ -84,6 +84,7 @@ func (g *shardGraph) refresh(ctx context.Context) error {
 	shards, err := listShards(ctx, g.kc, g.stream)
 	g.health.listed(time.Now(), err)
 	if err != nil {
+		g.health.apiError("ListShards", err)
 		return err
 	}
 	byID := make(map[string]Shard, len(shards))

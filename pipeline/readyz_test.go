@@ -219,3 +219,93 @@ func TestReadyzStaysUnreadyAfterOutputGaveUp(t *testing.T) {
 	}
 	stop()
 }
+
+// TestReadyzFollowsTheSource: a running pipeline whose Kinesis endpoint goes
+// away turns unready after source.health_grace, naming the source (and only
+// the source), while /healthz stays 200 (a restart does not bring Kinesis
+// back); it is ready again when Kinesis is, and what was put meanwhile is
+// delivered.
+func TestReadyzFollowsTheSource(t *testing.T) {
+	s := newStack(t, 2)
+	want := putEvents(t, s, 6, 200)
+	cfg := s.config(t)
+	ku, err := url.Parse(s.env.KinesisEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinesisProxy := testenv.NewTCPProxy(t, ku.Host)
+	ku.Host = kinesisProxy.Addr()
+	cfg.AWS.Endpoints.Kinesis = ku.String()
+	cfg.Source.HealthGrace = pipeline.Duration(time.Second)
+	p, stop := runPipeline(t, cfg, "source")
+	waitFor(t, "the first events read", 60*time.Second, func() bool { return p.Counters().RecordsIn > 0 })
+	addr := p.OpsAddr()
+	rep := awaitReadyz(t, addr, http.StatusOK, "ready with Kinesis up")
+	if _, ok := failing(rep)["source"]; ok || !hasCheck(rep, "source") {
+		t.Fatalf("no passing source check: %+v", rep.Checks)
+	}
+
+	kinesisProxy.Stop()
+	rep = awaitReadyz(t, addr, http.StatusServiceUnavailable, "unready without Kinesis")
+	f := failing(rep)
+	if len(f) != 1 || !strings.Contains(f["source"], s.stream) {
+		t.Errorf("failing checks without Kinesis: %v, want source only, naming stream %s", f, s.stream)
+	}
+	if code, body := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d without Kinesis (%s), want 200: a restart does not fix the source", code, body)
+	}
+	if n := scrape(t, addr, "shardflow_source_errors_total", ""); n == 0 {
+		t.Error("no source error counted during the outage")
+	}
+	for id := range putEventsDirect(t, s, 7, 200) {
+		want[id] = true
+	}
+	kinesisProxy.Start()
+	awaitReadyz(t, addr, http.StatusOK, "ready again with Kinesis back")
+	res := s.waitDelivered(t, len(want), 60*time.Second)
+	for id := range want {
+		if res.IDs[id] == 0 {
+			t.Fatalf("event %s never delivered after the outage", id)
+		}
+	}
+	stop()
+}
+
+// TestReadyzNamesAStreamThatCannotBeRead: a pipeline pointed at a stream
+// that does not exist stays up, unready, naming the stream and the error,
+// and counts ListShards failures by error code.
+func TestReadyzNamesAStreamThatCannotBeRead(t *testing.T) {
+	s := newStack(t, 1)
+	cfg := s.config(t)
+	cfg.Source.Stream = s.stream + "-missing"
+	cfg.Source.HealthGrace = pipeline.Duration(time.Second)
+	p, stop := runPipeline(t, cfg, "nostream")
+	addr := ""
+	waitFor(t, "the ops endpoint", 10*time.Second, func() bool { addr = p.OpsAddr(); return addr != "" })
+	rep := awaitReadyz(t, addr, http.StatusServiceUnavailable, "unready on a missing stream")
+	if msg := failing(rep)["source"]; !strings.Contains(msg, cfg.Source.Stream) || !strings.Contains(msg, "ResourceNotFound") {
+		t.Errorf("source check = %q, want the stream %s and ResourceNotFound", msg, cfg.Source.Stream)
+	}
+	if code, _ := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d, want 200", code)
+	}
+	if n := scrape(t, addr, "shardflow_source_errors_total", `code="ResourceNotFoundException"`); n == 0 {
+		t.Error("no ResourceNotFoundException counted for ListShards")
+	}
+	stop()
+}
+
+func hasCheck(rep opsserver.Report, name string) bool {
+	for _, c := range rep.Checks {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// putEventsDirect puts events straight to kinesalite (not through a proxy
+// the test stopped).
+func putEventsDirect(t *testing.T, s *stack, seed uint64, n int) map[string]bool {
+	return putEvents(t, s, seed, n)
+}

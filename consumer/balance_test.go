@@ -359,13 +359,14 @@ func shardRanges(t *testing.T, kc *kinesis.Client, stream string) ([]string, map
 // busiest worker's bytes/s is within 1.25× of the best any assignment can
 // do (one shard cannot be split, so the bound is max(mean, hottest shard)),
 // the hot shards are on different workers, and afterwards, under steady
-// traffic, no lease moves again. Time constants are scaled down (tenure 4s,
-// load half-life 2s) so that the run takes seconds, not minutes.
+// traffic, no lease moves twice. Time constants are scaled down (tenure 4s,
+// load half-life 5s; the defaults are 30s and 30s) so that the run takes
+// seconds, not minutes.
 func TestThroughputBalanceSeparatesHotShards(t *testing.T) {
 	g := newGroup(t, "redis", 8, func(c *consumer.Config) {
 		c.Balance = assign.Throughput
 		c.BalanceMinTenure = 4 * time.Second
-		c.LoadHalfLife = 2 * time.Second
+		c.LoadHalfLife = 5 * time.Second
 	})
 	ids, starts := shardRanges(t, g.kc, g.stream)
 	hot := map[string]bool{ids[1]: true, ids[6]: true}

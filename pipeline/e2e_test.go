@@ -114,8 +114,14 @@ func runPipeline(t *testing.T, cfg *pipeline.Config, worker string, wantDrainErr
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := pipeline.New(ctx, cfg, pipeline.Options{Logger: log, WorkerID: worker})
+	plan, err := pipeline.Plan(cfg)
 	if err != nil {
+		cancel()
+		t.Fatalf("pipeline.Plan: %v", err)
+	}
+	p, err := pipeline.New(ctx, plan, pipeline.Options{Logger: log, WorkerID: worker})
+	if err != nil {
+		cancel()
 		t.Fatalf("pipeline.New: %v", err)
 	}
 	done := make(chan error, 1)

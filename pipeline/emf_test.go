@@ -43,8 +43,12 @@ func TestEMFLinesCountRecords(t *testing.T) {
 	cfg.Ops.EMF = &pipeline.EMFConfig{Namespace: "shardflow-test", Interval: pipeline.Duration(time.Second)}
 	out := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	plan, err := pipeline.Plan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := pipeline.New(ctx, cfg, pipeline.Options{Logger: log, WorkerID: "emf", EMFOutput: out})
+	p, err := pipeline.New(ctx, plan, pipeline.Options{Logger: log, WorkerID: "emf", EMFOutput: out})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,24 +10,30 @@ import (
 	"github.com/shardflow/shardflow/pipeline"
 )
 
-// A New that fails late (here: a window on a column the schema lacks, after
-// the outputs started) stops what it had started: no goroutine is left.
+// A New that fails late (here: a window whose planned options were spoilt
+// after Plan, so that the operator fails after the outputs started) stops
+// what it had started: no goroutine is left.
 func TestFailedNewLeavesNoGoroutines(t *testing.T) {
 	s := newStack(t, 1)
 	y := s.yaml("redis", "", `windows:
   - name: bad
     time_column: ts
     tumbling: 1m
-    group_by: [no_such_column]
+    group_by: [country]
     aggregates: [{name: n, fn: count}]
     output: {firehose: {delivery_stream: x}}`)
 	cfg, err := pipeline.Parse([]byte(y), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
+	plan, err := pipeline.Plan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Windows[0].Options.GroupBy = []string{"no_such_column"}
 	before := runtime.NumGoroutine()
 	for range 3 {
-		_, err = pipeline.New(context.Background(), cfg, pipeline.Options{WorkerID: "leak"})
+		_, err = pipeline.New(context.Background(), plan, pipeline.Options{WorkerID: "leak"})
 		if err == nil || !strings.Contains(err.Error(), "no_such_column") {
 			t.Fatalf("New: err = %v, want the missing group_by column", err)
 		}

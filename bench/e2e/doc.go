@@ -7,4 +7,8 @@
 //
 // It is a benchmark, not a test: `make bench-e2e` runs it; `make test` does
 // not. It has no non-test code.
+//
+// It never skips when the local stack is missing (it fails), and its
+// streams and delivery streams have unique names, so it never reads
+// another run's data.
 package e2e

@@ -155,10 +155,14 @@ ops: {listen: "127.0.0.1:0"}
 	if err != nil {
 		b.Fatalf("config: %v", err)
 	}
+	plan, err := pipeline.Plan(cfg)
+	if err != nil {
+		b.Fatalf("plan: %v", err)
+	}
 	hook := &acks{byShrd: map[string][]ack{}}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p, err := pipeline.New(runCtx, cfg, pipeline.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WorkerID: "bench", Hooks: hook})
+	p, err := pipeline.New(runCtx, plan, pipeline.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WorkerID: "bench", Hooks: hook})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,4 +6,7 @@
 //
 // It is used by `shardflow produce`, the demo and the benchmarks. It owns no
 // goroutines; a Generator is for one goroutine at a time.
+//
+// It never reads the clock or a global random source: the same seed gives
+// the same events.
 package workload

@@ -1,7 +1,9 @@
 // Command shardflow runs one pipeline: Kinesis stream → decode → Firehose.
 //
 //	shardflow run -c pipeline.yaml        run the pipeline until SIGTERM/SIGINT
-//	shardflow validate -c pipeline.yaml   check a config, print every error
+//	shardflow validate pipeline.yaml      check a config, print every error
+//	shardflow config -c pipeline.yaml     print the effective config
+//	shardflow explain -c pipeline.yaml    print the plan
 //	shardflow produce -c pipeline.yaml    put generated click events into the stream
 //	shardflow scale -c pipeline.yaml      ECS desired count from open shards
 //	shardflow leases -c pipeline.yaml     who holds which shard: checkpoint, lag, load
@@ -36,7 +38,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run":
 		err = cmdRun(args[1:], stderr)
 	case "validate":
-		err = cmdValidate(args[1:], stdout)
+		err = cmdValidate(args[1:], stdout, stderr)
+	case "config":
+		err = cmdConfig(args[1:], stdout, stderr)
+	case "explain":
+		err = cmdExplain(args[1:], stdout, stderr)
 	case "produce":
 		err = cmdProduce(args[1:], stdout, stderr)
 	case "local":
@@ -67,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err == errUsage {
 			return 2
 		}
+		if err == errProblems {
+			return 1
+		}
 		fmt.Fprintln(stderr, "shardflow:", err)
 		return 1
 	}
@@ -78,7 +87,9 @@ func usage(w io.Writer) {
 
 commands:
   run -c FILE        run the pipeline described by FILE until SIGTERM/SIGINT
-  validate -c FILE   check FILE and print every problem with its field path
+  validate FILE      check FILE offline and print every problem with its line and field path (also -c FILE)
+  config -c FILE     print the effective config: every default filled in, secrets masked
+  explain -c FILE    print the plan: stages, schemas, window keys and aggregates, outputs and their cost
   produce -c FILE    put generated click events into the pipeline's stream
   scale -c FILE      set the ECS service's desired count from open shards (--dry-run prints it)
   leases -c FILE     who holds which shard, each shard's checkpoint, lag and load, the live workers

@@ -110,3 +110,87 @@ func TestHealthcheckFollowsTheEndpoint(t *testing.T) {
 		t.Errorf("nothing listening: exit %d, stderr %q", code, errs.String())
 	}
 }
+
+// validate takes the file as an argument too, and several files; each
+// problem is "file:line:column: path: message".
+func TestValidatePositionalFiles(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: x\nsource: {stream_name: s}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("validate", "../../examples/clicks.yaml")
+	if code != 0 || out != "../../examples/clicks.yaml: ok\n" {
+		t.Fatalf("one file: code %d stdout %q stderr %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI("validate", "../../examples/clicks.yaml", bad)
+	if code != 1 || !strings.Contains(out, "clicks.yaml: ok") {
+		t.Fatalf("two files: code %d stdout %q", code, out)
+	}
+	want := bad + `:2:10: source.stream_name: unknown key (did you mean "stream"?)`
+	if !strings.Contains(errOut, want) || !strings.Contains(errOut, bad+": 5 problems") {
+		t.Fatalf("stderr lacks %q and the count:\n%s", want, errOut)
+	}
+	if code, _, _ := runCLI("validate"); code != 2 {
+		t.Errorf("validate without a file: exit %d, want 2", code)
+	}
+}
+
+// config prints the effective config (defaults filled in, marked) with
+// secrets masked, and it reads back to a valid config.
+func TestConfigMasksSecretsAndFillsDefaults(t *testing.T) {
+	t.Setenv("TEST_REDIS_PASSWORD", "hunter2")
+	cfg := filepath.Join(t.TempDir(), "p.yaml")
+	err := os.WriteFile(cfg, []byte(`name: p
+redis: {url: "redis://:${TEST_REDIS_PASSWORD}@127.0.0.1:6379/0"}
+source: {stream: s}
+schema: [{name: a, type: string}]
+outputs: [{name: o, firehose: {delivery_stream: d, linger: 0s}}]
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("config", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	if strings.Contains(out, "hunter2") || !strings.Contains(out, "url: redis://:****@127.0.0.1:6379/0") {
+		t.Errorf("the password is not masked:\n%s", out)
+	}
+	for _, want := range []string{"linger: 0s\n", "lease_duration: 10s # default", "max_in_flight: 4 # default", "file: dead-letter/p.ndjson # default"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config lacks %q:\n%s", want, out)
+		}
+	}
+	back := filepath.Join(t.TempDir(), "back.yaml")
+	if err := os.WriteFile(back, []byte(strings.ReplaceAll(out, "****", "${TEST_REDIS_PASSWORD}")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI("validate", back); code != 0 {
+		t.Errorf("the effective config does not validate: %s", errOut)
+	}
+}
+
+// explain prints each stage with its columns, the windows' result types and
+// the outputs' costs.
+func TestExplainTheExample(t *testing.T) {
+	code, out, errOut := runCLI("explain", "-c", "../../examples/clicks.yaml")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"decode  json → 7 columns",
+		"transforms[0]  redis_lookup key enrich:user:{user_id} (hash), on_miss default",
+		"  out  + plan string",
+		"transforms[1]  derive price_cents float64 = price * 100",
+		"  revenue      sum(price) → float64",
+		"  users        count_distinct(user_id) → int64",
+		"result window_start timestamp, window_end timestamp, country string, clicks int64",
+		"outputs[0]  events → firehose clicks-events",
+		"3 Firehose records, 1 PutRecordBatch call",
+		"dead letters → file deploy/local/.state/dead-letter/clicks.ndjson",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+}

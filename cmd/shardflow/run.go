@@ -52,33 +52,72 @@ func cmdRun(args []string, stderr io.Writer) error {
 	// route both into this process's log.
 	consumer.RouteKCLLogs(log)
 	pipeline.RouteRedisLogs(log)
-	cfg, err := pipeline.Load(*cfgPath)
+	// The same plan validate makes: what it accepts, run builds.
+	plan, err := pipeline.LoadPlan(*cfgPath)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	p, err := pipeline.New(ctx, cfg, pipeline.Options{Logger: log, WorkerID: *workerID})
+	p, err := pipeline.New(ctx, plan, pipeline.Options{Logger: log, WorkerID: *workerID})
 	if err != nil {
 		return err
 	}
 	return p.Run(ctx)
 }
 
-func cmdValidate(args []string, stdout io.Writer) error {
+// cmdValidate plans each file (pipeline.Plan: every stage's options and
+// schemas, static table files read, no network) and prints every problem,
+// "file:line:column: path: message", to stderr.
+func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	cfgPath := fs.String("c", "", "pipeline config file (YAML)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "pipeline config file (YAML); or name the files after the flags")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shardflow validate [-c] FILE [FILE...]")
+		fs.PrintDefaults()
 	}
-	if *cfgPath == "" {
-		fmt.Fprintln(stdout, "validate: -c FILE is required")
+	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if _, err := pipeline.Load(*cfgPath); err != nil {
-		return err
+	files := fs.Args()
+	if *cfgPath != "" {
+		files = append([]string{*cfgPath}, files...)
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "validate: name a pipeline file: shardflow validate FILE (or -c FILE)")
+		return errUsage
+	}
+	failed := 0
+	for _, f := range files {
+		_, err := pipeline.LoadPlan(f)
+		var probs *pipeline.Problems
+		switch {
+		case err == nil:
+			fmt.Fprintf(stdout, "%s: ok\n", f)
+		case errors.As(err, &probs):
+			failed++
+			for _, e := range probs.List {
+				fmt.Fprintln(stderr, probs.Line(e))
+			}
+			fmt.Fprintf(stderr, "%s: %d problem%s\n", f, len(probs.List), plural(len(probs.List)))
+		default:
+			failed++
+			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+		}
+	}
+	if failed > 0 {
+		return errProblems
+	}
 	return nil
+}
+
+// errProblems is returned once the problems are printed: exit 1, no more.
+var errProblems = errors.New("the config has problems")
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -287,13 +287,19 @@ func (p *planner) byThroughput(o Options) {
 		sort.SliceStable(givers, func(i, j int) bool { return load[givers[i]] > load[givers[j]] })
 		moved := false
 		for _, hi := range givers {
-			bestShard, bestMax := "", load[hi]-o.Margin*mean
+			bestShard, bestMax := "", math.Inf(1)
 			for _, s := range p.shards {
 				if p.target[s.ID] != hi || s.Owner != hi || s.Successor != "" || o.Now.Sub(s.Acquired) < o.MinTenure {
 					continue
 				}
+				// The move must cut the giver by the margin, and by half
+				// the shard's own weight: undoing it would then take
+				// measurement noise as large as the shard itself.
 				w := p.weight[s.ID]
-				if m := math.Max(load[hi]-w, load[lo]+w); m <= bestMax {
+				if load[lo]+w > load[hi]-math.Max(o.Margin*mean, w/2) {
+					continue
+				}
+				if m := math.Max(load[hi]-w, load[lo]+w); m < bestMax {
 					bestShard, bestMax = s.ID, m
 				}
 			}

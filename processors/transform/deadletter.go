@@ -1,16 +1,10 @@
 package transform
 
 import (
-	"encoding/base64"
-	"math"
-	"strconv"
-	"time"
-
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/shardflow/shardflow/flow"
-	"github.com/shardflow/shardflow/sinks/encode"
+	"github.com/shardflow/shardflow/rowjson"
 )
 
 // DeadLetter returns the dead letter of row i of in: its origin, the reason,
@@ -27,71 +21,8 @@ func DeadLetter(in *flow.Batch, i int, reason string) flow.DeadLetter {
 	}
 }
 
-// AppendRowJSON appends row i of rec as one JSON object, keys in schema
-// order, and returns the extended buffer. Nulls are null; strings, numbers
-// and bools are themselves; timestamps are RFC 3339 strings in UTC;
-// non-finite floats (which JSON cannot hold) are the strings "NaN", "+Inf"
-// and "-Inf"; binary values are base64 strings; any other type is the string
-// Arrow's ValueStr gives.
+// AppendRowJSON appends row i of rec as one JSON object (rowjson.AppendRow,
+// the one renderer of dead-letter rows).
 func AppendRowJSON(buf []byte, rec arrow.RecordBatch, i int) []byte {
-	buf = append(buf, '{')
-	for c, f := range rec.Schema().Fields() {
-		if c > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendJSONString(buf, f.Name)
-		buf = append(buf, ':')
-		buf = appendJSONValue(buf, rec.Column(c), i)
-	}
-	return append(buf, '}')
+	return rowjson.AppendRow(buf, rec, i)
 }
-
-func appendJSONValue(buf []byte, col arrow.Array, i int) []byte {
-	if col.IsNull(i) {
-		return append(buf, "null"...)
-	}
-	switch c := col.(type) {
-	case *array.String:
-		return appendJSONString(buf, c.Value(i))
-	case *array.LargeString:
-		return appendJSONString(buf, c.Value(i))
-	case *array.Int64:
-		return strconv.AppendInt(buf, c.Value(i), 10)
-	case *array.Int32:
-		return strconv.AppendInt(buf, int64(c.Value(i)), 10)
-	case *array.Uint64:
-		return strconv.AppendUint(buf, c.Value(i), 10)
-	case *array.Float64:
-		return appendJSONFloat(buf, c.Value(i))
-	case *array.Float32:
-		return appendJSONFloat(buf, float64(c.Value(i)))
-	case *array.Boolean:
-		return strconv.AppendBool(buf, c.Value(i))
-	case *array.Timestamp:
-		unit := c.DataType().(*arrow.TimestampType).Unit
-		buf = append(buf, '"')
-		buf = c.Value(i).ToTime(unit).AppendFormat(buf, time.RFC3339Nano)
-		return append(buf, '"')
-	case *array.Binary:
-		buf = append(buf, '"')
-		buf = base64.StdEncoding.AppendEncode(buf, c.Value(i))
-		return append(buf, '"')
-	default:
-		return appendJSONString(buf, col.ValueStr(i))
-	}
-}
-
-func appendJSONFloat(buf []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(buf, `"NaN"`...)
-	case math.IsInf(f, 1):
-		return append(buf, `"+Inf"`...)
-	case math.IsInf(f, -1):
-		return append(buf, `"-Inf"`...)
-	}
-	return strconv.AppendFloat(buf, f, 'g', -1, 64)
-}
-
-// appendJSONString quotes s the way the NDJSON encoder does.
-func appendJSONString(buf []byte, s string) []byte { return encode.AppendJSONString(buf, s) }

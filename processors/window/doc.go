@@ -24,4 +24,8 @@
 // Key layout (all under Options.KeyPrefix, see keys.go): a shard's state
 // and deltas share the hash tag {<app>:<operator>:<shard>}, the emitter's
 // lock and progress {<app>:<operator>}, so every script touches one slot.
+//
+// It never counts a row twice (a flush whose range is applied is skipped),
+// never emits a window before the watermark passed it, and never imports
+// the outputs it feeds (results go through flow.Output).
 package window

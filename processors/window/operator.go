@@ -14,7 +14,7 @@ import (
 
 	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/metrics"
-	"github.com/shardflow/shardflow/sinks/encode"
+	"github.com/shardflow/shardflow/rowjson"
 )
 
 // Operator pre-aggregates rows per shard and applies them to Redis. It is a
@@ -27,7 +27,6 @@ type Operator struct {
 	timeCol    int
 	groupCols  []int
 	groupKinds []kind
-	rowJSON    *encode.NDJSON
 	log        *slog.Logger
 	sizeUS     int64
 	slideUS    int64
@@ -127,10 +126,6 @@ func New(opts Options) (*Operator, error) {
 			return nil, fmt.Errorf("window %s: %w", o.Name, err)
 		}
 		op.plans = append(op.plans, p)
-	}
-	var err error
-	if op.rowJSON, err = encode.NewNDJSON(o.Schema); err != nil {
-		return nil, fmt.Errorf("window %s: %w", o.Name, err)
 	}
 	go op.flushLoop()
 	return op, nil
@@ -424,7 +419,7 @@ func (op *Operator) late(s *shardState, pb *pendingBatch, row int, end int64) {
 
 func (op *Operator) deadLetter(shard string, pb *pendingBatch, row int, reason string) flow.DeadLetter {
 	d := flow.DeadLetter{Reason: reason, Pipeline: op.o.Pipeline, Shard: shard,
-		Raw: op.rowJSON.AppendRow(nil, pb.rec, row)}
+		Raw: rowjson.AppendRow(nil, pb.rec, row)}
 	if row < len(pb.origins) {
 		o := pb.origins[row]
 		d.SequenceNumber, d.SubSequence, d.ArrivalTime = o.SequenceNumber, o.SubSequence, o.ArrivalTime

@@ -18,4 +18,7 @@
 //
 // A row larger than one Firehose record goes to the dead-letter output with
 // reason "oversize_row"; the write is acked when both are durable.
+//
+// It never splits a row across records, never drops a row or a failed
+// record, and never acks a write before every record of it was accepted.
 package firehose

@@ -45,7 +45,6 @@ type runner struct {
 	c     *Consumer
 	shard string
 	hold  checkpoints.Holding
-	start string // checkpoint at acquisition ("" none)
 	log   *slog.Logger
 	meta  types.Shard // what the KCL worker's ListShards shows
 
@@ -101,7 +100,7 @@ const (
 
 func newRunner(c *Consumer, l checkpoints.Lease, meta Shard, now time.Time) *runner {
 	r := &runner{
-		c: c, shard: l.Shard, start: l.Checkpoint, checkpointed: l.Checkpoint,
+		c: c, shard: l.Shard, checkpointed: l.Checkpoint,
 		hold:     checkpoints.Holding{Shard: l.Shard, Worker: c.cfg.WorkerID, Token: l.Token},
 		log:      c.log.With("shard", l.Shard),
 		stopping: make(chan struct{}), ended: make(chan struct{}),

@@ -284,7 +284,10 @@ func (p *Pipeline) buildTransforms(ctx context.Context, schema *arrow.Schema) (*
 		}
 		switch {
 		case tc.RedisLookup != nil:
-			rl, err := enrich.NewRedisLookup(p.mem, schema, p.redis, *tc.RedisLookup)
+			ro := *tc.RedisLookup
+			name := ro.KeyPrefix + ro.Key // the lookup's label in metrics
+			ro.OnCache = func(lookups, hits int) { p.hooks.LookupCache(name, lookups, hits) }
+			rl, err := enrich.NewRedisLookup(p.mem, schema, p.redis, ro)
 			if err != nil {
 				return nil, fmt.Errorf("%s.redis_lookup: %w", path, err)
 			}
@@ -425,11 +428,16 @@ func (p *Pipeline) newS3Output(ac aws.Config, oc OutputConfig, schema *arrow.Sch
 			o.UsePathStyle = true
 		}
 	})
+	name := oc.Name
 	return s3out.New(s3out.Options{
 		Client: client, Bucket: c.Bucket, Prefix: c.Prefix, Name: p.cfg.Name, Schema: schema,
 		Compression: c.Compression, RollBytes: c.RollBytes, RollInterval: c.RollInterval.D(),
 		PartitionBy: c.PartitionBy, RetryTimeout: c.RetryTimeout.D(), Allocator: p.mem,
 		Logger: p.log.With("output_name", oc.Name),
+		OnUpload: func(r s3out.UploadResult) {
+			p.hooks.S3Upload(name, metrics.S3Upload{Rows: int(r.Rows), Bytes: r.Bytes, Parts: r.Parts, Err: r.Err})
+		},
+		OnRetry: func(string, int, error) { p.hooks.S3Retry(name) },
 	})
 }
 

@@ -331,6 +331,10 @@ func exerciseAll(h metrics.Hooks) {
 	h.WindowFlush("w", 1)
 	h.WindowEmit("w", 1)
 	h.LateRows("w", 1, metrics.LateDrop)
+	h.WindowProgress("w", time.Unix(100, 0), time.Unix(60, 0))
+	h.S3Upload("lake", metrics.S3Upload{Rows: 1, Bytes: 1})
+	h.S3Retry("lake")
+	h.LookupCache("user:{user_id}", 2, 1)
 }
 
 func TestLeaseLostDropsShardSeries(t *testing.T) {

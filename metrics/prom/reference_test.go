@@ -18,13 +18,15 @@ import (
 
 // hookSamples calls each hook of metrics.Hooks once, by method name.
 var hookSamples = map[string]func(metrics.Hooks){
-	"RecordsRead":    func(h metrics.Hooks) { h.RecordsRead("s", 3, 30, 100) },
-	"BatchAcked":     func(h metrics.Hooks) { h.BatchAcked("s", 3, time.Millisecond, nil) },
-	"Checkpointed":   func(h metrics.Hooks) { h.Checkpointed("s", time.Second) },
-	"LeaseGained":    func(h metrics.Hooks) { h.LeaseGained("s") },
-	"LeaseLost":      func(h metrics.Hooks) { h.LeaseLost("s", metrics.LeaseExpired) },
-	"RowsOut":        func(h metrics.Hooks) { h.RowsOut("o", 3) },
-	"FirehoseCall":   func(h metrics.Hooks) { h.FirehoseCall("f", metrics.FirehoseCall{Records: 1, PayloadBytes: 10, BilledBytes: 5120}) },
+	"RecordsRead":  func(h metrics.Hooks) { h.RecordsRead("s", 3, 30, 100) },
+	"BatchAcked":   func(h metrics.Hooks) { h.BatchAcked("s", 3, time.Millisecond, nil) },
+	"Checkpointed": func(h metrics.Hooks) { h.Checkpointed("s", time.Second) },
+	"LeaseGained":  func(h metrics.Hooks) { h.LeaseGained("s") },
+	"LeaseLost":    func(h metrics.Hooks) { h.LeaseLost("s", metrics.LeaseExpired) },
+	"RowsOut":      func(h metrics.Hooks) { h.RowsOut("o", 3) },
+	"FirehoseCall": func(h metrics.Hooks) {
+		h.FirehoseCall("f", metrics.FirehoseCall{Records: 1, PayloadBytes: 10, BilledBytes: 5120})
+	},
 	"DeadLetter":     func(h metrics.Hooks) { h.DeadLetter("invalid_json: x", 1) },
 	"RedisCall":      func(h metrics.Hooks) { h.RedisCall("op", time.Millisecond, errors.New("x")) },
 	"WindowFlush":    func(h metrics.Hooks) { h.WindowFlush("w", 2) },

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/shardflow/shardflow/metrics"
@@ -176,5 +175,4 @@ func TestNewHooksSeries(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	var _ *dto.MetricFamily // (dto is used by the helpers of prom_test.go)
 }

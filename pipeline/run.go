@@ -465,6 +465,10 @@ func (p *Pipeline) leaseStore(ctx context.Context, ac aws.Config) (consumer.Stor
 	return nil, fmt.Errorf("unknown checkpoint store %q", cfg.Source.Checkpoints.Type)
 }
 
+// RedisClient connects to the pipeline's Redis as `run` does, for the
+// commands that read its state (checkpoints, status).
+func RedisClient(c RedisConfig) (redis.UniversalClient, error) { return redisClient(c) }
+
 // redisClient connects to one node (url) or a cluster (cluster_addrs).
 // The URL's password never appears in an error.
 func redisClient(c RedisConfig) (redis.UniversalClient, error) {

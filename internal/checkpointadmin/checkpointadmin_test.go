@@ -20,9 +20,9 @@ import (
 func TestParsePosition(t *testing.T) {
 	for in, want := range map[string]string{
 		"trim_horizon": "trim_horizon", "TRIM_HORIZON": "trim_horizon", "latest": "latest",
-		"at_timestamp=2026-11-22T10:00:00Z":       "at_timestamp=2026-11-22T10:00:00Z",
+		"at_timestamp=2026-11-22T10:00:00Z":        "at_timestamp=2026-11-22T10:00:00Z",
 		"AT_TIMESTAMP=2026-11-22T11:00:00.5+01:00": "at_timestamp=2026-11-22T10:00:00.5Z",
-		"sequence=4968079875870243476271091852":   "sequence=4968079875870243476271091852",
+		"sequence=4968079875870243476271091852":    "sequence=4968079875870243476271091852",
 	} {
 		p, err := ParsePosition(in)
 		if err != nil || p.String() != want {
@@ -122,7 +122,9 @@ func TestDynamoStoreConditionalWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	t.Cleanup(func() {
+		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
 	if err := dynamodb.NewTableExistsWaiter(ddb, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).Wait(ctx,
 		&dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,9 @@ func New(t testing.TB, shards int32) *Stack {
 	t.Helper()
 	env := testenv.Load(t)
 	s := &Stack{Env: env, Name: testenv.UniqueName(t, "ex")}
+	if len(s.Name) > 40 { // leave room for suffixes in 64-character names
+		s.Name = s.Name[:31] + s.Name[len(s.Name)-9:]
+	}
 	s.Stream = s.Name + "-in"
 	testenv.CreateStream(t, env.Kinesis(t), s.Stream, shards)
 	return s

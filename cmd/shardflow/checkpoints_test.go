@@ -19,7 +19,7 @@ import (
 
 // testPipeline writes a pipeline file for stack s: one Firehose NDJSON
 // output to delivery, the given lease store and initial position.
-func testPipeline(t *testing.T, s *pipelinetest.Stack, delivery, store, initial string) (path string, cfg *pipeline.Config) {
+func testPipeline(t *testing.T, s *pipelinetest.Stack, delivery, store, initial string, extra ...string) (path string, cfg *pipeline.Config) {
 	t.Helper()
 	yaml := fmt.Sprintf(`
 name: %s
@@ -50,8 +50,9 @@ dead_letter:
   file: %s
 shutdown_timeout: 15s
 ops: {listen: "127.0.0.1:0"}
+%s
 `, s.Name, s.Env.Region, s.Env.KinesisEndpoint, s.Env.DynamoDBEndpoint, s.Env.FirehoseEndpoint, s.Env.S3Endpoint,
-		s.Env.RedisURL, s.Name, s.Stream, initial, store, delivery, filepath.Join(t.TempDir(), "dead.ndjson"))
+		s.Env.RedisURL, s.Name, s.Stream, initial, store, delivery, filepath.Join(t.TempDir(), "dead.ndjson"), strings.Join(extra, "\n"))
 	path = filepath.Join(t.TempDir(), "pipeline.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -127,6 +128,10 @@ func TestCheckpointsResetToTrimHorizonRedelivers(t *testing.T) {
 	if code != 0 || strings.Count(out, " w1 ") != 2 || !strings.Contains(out, "live") {
 		t.Fatalf("list while w1 runs: exit %d\n%s\n%s", code, out, errOut)
 	}
+	code, out, errOut = runCLI("status", "-c", path)
+	if code != 0 || strings.Count(out, "caught up") != 2 || !strings.Contains(out, "2 live leases; 0 shards not finished and not owned") {
+		t.Fatalf("status while w1 runs, everything checkpointed: exit %d\n%s\n%s", code, out, errOut)
+	}
 	code, out, errOut = runCLI("checkpoints", "reset", "-c", path, "--to", "trim_horizon")
 	if code != 1 || !strings.Contains(errOut, "live leases on 2 shards") {
 		t.Fatalf("reset while w1 holds the leases: exit %d, want 1 and a refusal\n%s\n%s", code, out, errOut)
@@ -145,6 +150,11 @@ func TestCheckpointsResetToTrimHorizonRedelivers(t *testing.T) {
 		t.Fatalf("reset after the stop: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("reset:\n%s", out)
+	code, out, errOut = runCLI("status", "-c", path)
+	if code != 0 || strings.Count(out, "next record arrived") != 2 || !strings.Contains(out, "0 live leases; 2 shards not finished and not owned") {
+		t.Fatalf("status after the rewind: exit %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("status:\n%s", out)
 
 	r2 := pipelinetest.Run(t, cfg, "w2")
 	res = s.WaitRows(t, delivery+"/", "event_id", 2*events, 60*time.Second)
@@ -231,5 +241,40 @@ func cleanupRedis(t *testing.T, url, pattern string) {
 	iter := rc.Scan(ctx, 0, pattern, 1000).Iterator()
 	for iter.Next(ctx) {
 		rc.Del(ctx, iter.Val())
+	}
+}
+
+// TestStatusShowsWindowProgress: status reads each window's emitter hash
+// (holder, lock expiry, watermark, emitted-through) as processors/window
+// writes it.
+func TestStatusShowsWindowProgress(t *testing.T) {
+	s := pipelinetest.New(t, 1)
+	path, cfg := testPipeline(t, s, "unused", "redis", "TRIM_HORIZON", `windows:
+  - name: per_page
+    time_column: ts
+    tumbling: 1m
+    group_by: [page]
+    aggregates: [{name: views, fn: count}]
+    idle_timeout: 15s
+    output: {firehose: {delivery_stream: unused-win}}`)
+	opts, err := redis.ParseURL(s.Env.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	defer rc.Close()
+	wm := time.Date(2026, 11, 22, 10, 5, 0, 0, time.UTC)
+	key := cfg.Redis.KeyPrefix + ":win:{" + cfg.Name + ":per_page}:emit"
+	rc.HSet(context.Background(), key, "holder", "task-7", "expires", time.Now().Add(5*time.Second).UnixMilli(),
+		"wm", wm.UnixMicro(), "emitted", wm.Add(-time.Minute).UnixMicro(), "token", 3)
+	code, out, errOut := runCLI("status", "-c", path)
+	if code != 0 || !strings.Contains(out, "per_page") || !strings.Contains(out, "task-7 (lock for") ||
+		!strings.Contains(out, "2026-11-22T10:05:00Z") || !strings.Contains(out, "2026-11-22T10:04:00Z") ||
+		!strings.Contains(out, "never leased") {
+		t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
+	}
+	rc.HSet(context.Background(), key, "expires", "0")
+	if _, out, _ := runCLI("status", "-c", path); !strings.Contains(out, "none (task-7's lock expired)") {
+		t.Fatalf("status with an expired lock:\n%s", out)
 	}
 }

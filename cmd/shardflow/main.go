@@ -8,6 +8,7 @@
 //	shardflow local setup|report ...      create/inspect local-stack resources
 //	shardflow checkpoints list|reset ...  show or rewind a pipeline's checkpoints
 //	shardflow deadletter redrive ...      put dead-lettered records back into the stream
+//	shardflow status -c pipeline.yaml     leases, checkpoint lag, window progress from the stores
 //	shardflow version
 package main
 
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCheckpoints(args[1:], stdout, stderr)
 	case "deadletter":
 		err = cmdDeadLetter(args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
 	case "schema":
 		if helpRequested(args[1:]) {
 			fmt.Fprintln(stdout, "usage: shardflow schema > shardflow.schema.json\n\nPrints the JSON Schema of pipeline files (for editor completion).")
@@ -102,6 +105,7 @@ commands:
   healthcheck        exit 0 when a running shardflow's /healthz answers 200 (container health check)
   checkpoints list|reset -c FILE
                      show leases and checkpoints; rewind or skip ahead (--to trim_horizon|latest|at_timestamp=T)
+  status -c FILE     leases, checkpoint lag per shard, windows' watermarks — from the stores, no ops port
   deadletter redrive -c FILE --from FILE|s3://bucket/prefix
                      put dead-lettered records back into the stream (--reason to filter)
   schema             print the JSON Schema of pipeline files (for editors)

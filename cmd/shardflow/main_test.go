@@ -139,6 +139,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"checkpoints", "reset"}, "-to"},
 		{[]string{"deadletter"}, "redrive"},
 		{[]string{"deadletter", "redrive"}, "-from"},
+		{[]string{"status"}, "-c"},
 	}
 	for _, c := range cases {
 		for _, h := range []string{"--help", "-h"} {

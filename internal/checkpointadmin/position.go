@@ -275,3 +275,33 @@ func (r *Resolver) scan(ctx context.Context, shard string, it *string, t time.Ti
 	}
 	return seq, found, false, nil
 }
+
+// Lag is how far a shard's checkpoint is behind the stream.
+type Lag struct {
+	// Next is the arrival time of the first record after the checkpoint
+	// (zero when there is none: caught up).
+	Next time.Time
+	// MillisBehindLatest is Kinesis's figure for a read at the checkpoint.
+	MillisBehindLatest int64
+}
+
+// CheckpointLag reads one record after checkpoint (one GetShardIterator and
+// one GetRecords of Limit 1: it shares the shard's 5 reads per second with
+// the consumer).
+func CheckpointLag(ctx context.Context, kc *kinesis.Client, stream, shard, checkpoint string) (Lag, error) {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String(shard),
+		ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber, StartingSequenceNumber: aws.String(checkpoint)}
+	it, err := kc.GetShardIterator(ctx, in)
+	if err != nil {
+		return Lag{}, &ShardError{shard, fmt.Errorf("iterator after the checkpoint: %w", err)}
+	}
+	out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(1)})
+	if err != nil {
+		return Lag{}, &ShardError{shard, fmt.Errorf("GetRecords: %w", err)}
+	}
+	l := Lag{MillisBehindLatest: aws.ToInt64(out.MillisBehindLatest)}
+	if len(out.Records) > 0 {
+		l.Next = aws.ToTime(out.Records[0].ApproximateArrivalTimestamp)
+	}
+	return l, nil
+}

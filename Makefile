@@ -8,8 +8,15 @@ STATE := deploy/local/.state
 
 all: build
 
+# The version `shardflow version` prints: the nearest tag, commits since it,
+# the commit and -dirty (git describe). Without it (a build outside git, or
+# plain `go build`) the binary falls back to the module version and the VCS
+# stamp Go embeds (runtime/debug.ReadBuildInfo).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
+
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 # Starts (or reuses) the local stack and writes $(STATE)/env.
 up:
@@ -62,7 +69,7 @@ bench-micro:
 # Container image (needs a Docker engine; not part of `make test`).
 IMAGE ?= shardflow:dev
 image:
-	docker build -f deploy/Dockerfile --build-arg VERSION=$$(git describe --always --dirty) -t $(IMAGE) .
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 clean:
 	rm -rf $(BIN)

@@ -44,6 +44,10 @@
 //	WindowFlush    window operators: per applied (shard, flush)       flushes and keys flushed per operator
 //	WindowEmit     window operators: per acked emission               emissions and rows emitted per operator
 //	LateRows       window operators: late rows routed                  late rows per operator and action (see Late* constants)
+//	WindowProgress window emitters: once per emission cycle           watermark and emitted-through time per operator (lock holder only)
+//	S3Upload       sinks/s3 (through its OnUpload): per file           objects, bytes, files given up per output
+//	S3Retry        sinks/s3 (through its OnRetry): per failed call     S3 calls retried per output
+//	LookupCache    processors/enrich (OnCache): per Redis lookup batch cache lookups and hits per lookup (hit ratio)
 //
 // A hook is called after the fact it reports is true (a batch is acked, a
 // checkpoint is written), so a metric never runs ahead of the data.

@@ -56,6 +56,36 @@ type Hooks interface {
 
 	// SourceHooks: lease assignment and the Kinesis source (source.go).
 	SourceHooks
+	// WindowProgress reports, once per emission cycle, the operator's
+	// global watermark and the end through which its windows are emitted,
+	// as the emitter holding the operator's lock computed them. Either is
+	// zero when not known yet; both are zero from an emitter that does not
+	// hold the lock (adapters then drop the operator's gauges, so that only
+	// the holder reports).
+	WindowProgress(op string, watermark, emittedThrough time.Time)
+
+	// S3Upload reports one file of a direct S3 output, by output name:
+	// uploaded (u.Err nil; its rows may now be acked) or given up on.
+	S3Upload(output string, u S3Upload)
+	// S3Retry reports one S3 call of an output that failed and is retried.
+	S3Retry(output string)
+
+	// LookupCache reports one batch of a Redis lookup (named by its key
+	// template, e.g. "enrich:user:{user_id}"): keys looked up in the
+	// in-process cache (one per row with a key) and how many it served.
+	LookupCache(lookup string, lookups, hits int)
+}
+
+// S3Upload describes one file of a direct S3 output.
+type S3Upload struct {
+	// Rows and Bytes are the file's rows and its size in bytes.
+	Rows  int
+	Bytes int64
+	// Parts is the number of multipart upload parts (0: one PutObject).
+	Parts int
+	// Err is why the file was given up on (its writes ack with it), nil
+	// when the upload succeeded.
+	Err error
 }
 
 // FirehoseCall describes one PutRecordBatch attempt. A resend of the records
@@ -138,6 +168,10 @@ func (Nop) RedisCall(string, time.Duration, error)       {}
 func (Nop) WindowFlush(string, int)                      {}
 func (Nop) WindowEmit(string, int)                       {}
 func (Nop) LateRows(string, int, string)                 {}
+func (Nop) WindowProgress(string, time.Time, time.Time)  {}
+func (Nop) S3Upload(string, S3Upload)                    {}
+func (Nop) S3Retry(string)                               {}
+func (Nop) LookupCache(string, int, int)                 {}
 
 // Multi calls every hook of its elements in order. Build it with Join,
 // which flattens nested Multis and drops nil and Nop elements.
@@ -214,6 +248,30 @@ func (m Multi) WindowEmit(op string, rows int) {
 func (m Multi) LateRows(op string, n int, action string) {
 	for _, h := range m {
 		h.LateRows(op, n, action)
+	}
+}
+
+func (m Multi) WindowProgress(op string, watermark, emittedThrough time.Time) {
+	for _, h := range m {
+		h.WindowProgress(op, watermark, emittedThrough)
+	}
+}
+
+func (m Multi) S3Upload(output string, u S3Upload) {
+	for _, h := range m {
+		h.S3Upload(output, u)
+	}
+}
+
+func (m Multi) S3Retry(output string) {
+	for _, h := range m {
+		h.S3Retry(output)
+	}
+}
+
+func (m Multi) LookupCache(lookup string, lookups, hits int) {
+	for _, h := range m {
+		h.LookupCache(lookup, lookups, hits)
 	}
 }
 

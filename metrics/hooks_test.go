@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,16 @@ func (r *recorder) LeaseGroup(ws []metrics.WorkerLeases, balance float64) {
 	r.log("LeaseGroup %v %.2f", ws, balance)
 }
 func (r *recorder) SourceError(api, code string) { r.log("SourceError %s %s", api, code) }
+func (r *recorder) WindowProgress(op string, wm, emitted time.Time) {
+	r.log("WindowProgress %s %d %d", op, wm.Unix(), emitted.Unix())
+}
+func (r *recorder) S3Upload(output string, u metrics.S3Upload) {
+	r.log("S3Upload %s %d %d %d %v", output, u.Rows, u.Bytes, u.Parts, u.Err)
+}
+func (r *recorder) S3Retry(output string) { r.log("S3Retry %s", output) }
+func (r *recorder) LookupCache(lookup string, lookups, hits int) {
+	r.log("LookupCache %s %d %d", lookup, lookups, hits)
+}
 
 // partial implements only one hook; Nop supplies the rest.
 type partial struct {
@@ -77,6 +88,10 @@ func callAll(h metrics.Hooks) {
 	h.LeaseAcquired("s2", metrics.AcquiredHandoff)
 	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 2}}, 1.25)
 	h.SourceError("GetRecords", "ExpiredIteratorException")
+	h.WindowProgress("w", time.Unix(100, 0), time.Unix(60, 0))
+	h.S3Upload("lake", metrics.S3Upload{Rows: 7, Bytes: 8, Parts: 9})
+	h.S3Retry("lake")
+	h.LookupCache("user:{user_id}", 10, 4)
 }
 
 var allCalls = []string{
@@ -95,6 +110,28 @@ var allCalls = []string{
 	"LeaseAcquired s2 handoff",
 	"LeaseGroup [{a 2}] 1.25",
 	"SourceError GetRecords ExpiredIteratorException",
+	"WindowProgress w 100 60",
+	"S3Upload lake 7 8 9 <nil>",
+	"S3Retry lake",
+	"LookupCache user:{user_id} 10 4",
+}
+
+// TestCallAllCoversEveryHook: the fan-out test above calls each hook of
+// the interface, so a hook added later cannot go untested here.
+func TestCallAllCoversEveryHook(t *testing.T) {
+	r := &recorder{}
+	callAll(r)
+	called := map[string]bool{}
+	for _, c := range r.calls {
+		name, _, _ := strings.Cut(c, " ")
+		called[name] = true
+	}
+	hooks := reflect.TypeFor[metrics.Hooks]()
+	for i := range hooks.NumMethod() {
+		if m := hooks.Method(i).Name; !called[m] {
+			t.Errorf("callAll does not call %s", m)
+		}
+	}
 }
 
 func TestMultiFansOutEveryHook(t *testing.T) {

@@ -303,7 +303,10 @@ func (p *Pipeline) buildTransforms(ctx context.Context) error {
 		}
 		switch {
 		case tp.RedisLookup != nil:
-			rl, err := enrich.NewRedisLookup(p.mem, tp.In, p.redis, *tp.RedisLookup)
+			ro := *tp.RedisLookup
+			name := ro.KeyPrefix + ro.Key // the lookup's label in metrics
+			ro.OnCache = func(lookups, hits int) { p.hooks.LookupCache(name, lookups, hits) }
+			rl, err := enrich.NewRedisLookup(p.mem, tp.In, p.redis, ro)
 			if err != nil {
 				return fmt.Errorf("%s.redis_lookup: %w", tp.Path, err)
 			}
@@ -413,6 +416,11 @@ func (p *Pipeline) newS3Output(ac aws.Config, op OutputPlan) (*s3out.Output, err
 	})
 	o := s3Options(p.cfg, op.S3, op.Schema)
 	o.Client, o.Allocator, o.Logger = client, p.mem, p.log.With("output_name", op.Name)
+	name := op.Name
+	o.OnUpload = func(r s3out.UploadResult) {
+		p.hooks.S3Upload(name, metrics.S3Upload{Rows: int(r.Rows), Bytes: r.Bytes, Parts: r.Parts, Err: r.Err})
+	}
+	o.OnRetry = func(string, int, error) { p.hooks.S3Retry(name) }
 	return s3out.New(o)
 }
 
@@ -469,6 +477,10 @@ type redisLogger struct{ l *slog.Logger }
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.l.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
+
+// RedisClient connects to the pipeline's Redis as `run` does, for the
+// commands that read its state (checkpoints, status).
+func RedisClient(c RedisConfig) (redis.UniversalClient, error) { return redisClient(c) }
 
 // redisClient connects to one node (url) or a cluster (cluster_addrs).
 // The URL's password never appears in an error.

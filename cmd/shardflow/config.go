@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ func planFromFlags(cmd string, args []string, stderr io.Writer) (*pipeline.Resol
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "pipeline config file (YAML)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
 		return nil, errUsage
 	}
 	if *cfgPath == "" && fs.NArg() == 1 {

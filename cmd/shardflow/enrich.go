@@ -15,11 +15,7 @@ import (
 
 // cmdEnrich seeds a Redis lookup table: shardflow enrich load FILE --key 'user:{user_id}'.
 func cmdEnrich(args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "load" {
-		fmt.Fprintln(stderr, "usage: shardflow enrich load FILE --key 'user:{user_id}' [-c pipeline.yaml | --redis URL] [--prefix P] [--format csv|json] [--ttl 0]")
-		return errUsage
-	}
-	file := args[1]
+	const usage = "usage: shardflow enrich load FILE --key 'user:{user_id}' [-c pipeline.yaml | --redis URL] [--prefix P] [--format csv|json] [--ttl 0]"
 	fs := flag.NewFlagSet("enrich load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	key := fs.String("key", "", "key template over the file's columns, e.g. 'user:{user_id}'")
@@ -28,6 +24,16 @@ func cmdEnrich(args []string, stdout, stderr io.Writer) error {
 	prefix := fs.String("prefix", "", "key prefix (must match the redis_lookup's key_prefix)")
 	format := fs.String("format", "", "csv or json (default: from the file extension)")
 	ttl := fs.Duration("ttl", 0, "expire the keys after this long (0: never)")
+	if helpRequested(args) {
+		fmt.Fprintln(stderr, usage+"\n\nSeeds a Redis lookup table (for transforms[].redis_lookup) from a CSV or JSON file.\n\nflags:")
+		fs.PrintDefaults()
+		return errHelp
+	}
+	if len(args) < 2 || args[0] != "load" {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	file := args[1]
 	if err := parseFlags(fs, args[2:]); err != nil {
 		return err
 	}

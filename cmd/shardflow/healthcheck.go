@@ -19,8 +19,9 @@ func cmdHealthcheck(args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:9090", "address of the process's ops.listen")
 	path := fs.String("path", "/healthz", "endpoint to probe (/readyz for readiness)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	fs.SetOutput(stdout)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

@@ -34,8 +34,9 @@ import (
 // to touch anything that is not on a loopback endpoint: `setup` deletes and
 // recreates streams and tables.
 func cmdLocal(args []string, stdout, stderr io.Writer) error {
+	const usage = "usage: shardflow local setup|report -c FILE [flags]"
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: shardflow local setup|report -c FILE [flags]")
+		fmt.Fprintln(stderr, usage)
 		return errUsage
 	}
 	fs := flag.NewFlagSet("local "+args[0], flag.ContinueOnError)
@@ -49,6 +50,17 @@ func cmdLocal(args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "report: how long to wait for --expect")
 	sample := fs.Int("sample", 3, "report: rows to print")
 	windowSum := fs.String("window-sum", "", "report: FIELD=N waits until the window rows' FIELD (counted once per row_id) sums to N, e.g. clicks=10000")
+	if helpRequested(args) {
+		fmt.Fprintln(stderr, usage+`
+
+Local stack only (every aws.endpoints must be a loopback address):
+  setup   (re)creates the pipeline's stream, lease table and Firehose delivery streams
+  report  prints what the delivery streams wrote to S3
+
+flags:`)
+		fs.PrintDefaults()
+		return errHelp
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}

@@ -9,6 +9,9 @@
 //	shardflow leases -c pipeline.yaml     who holds which shard: checkpoint, lag, load
 //	shardflow enrich load FILE --key K    seed a Redis lookup table
 //	shardflow local setup|report ...      create/inspect local-stack resources
+//	shardflow checkpoints list|reset ...  show or rewind a pipeline's checkpoints
+//	shardflow deadletter redrive ...      put dead-lettered records back into the stream
+//	shardflow status -c pipeline.yaml     leases, checkpoint lag, window progress from the stores
 //	shardflow version
 package main
 
@@ -22,8 +25,6 @@ import (
 	"github.com/shardflow/shardflow/pipeline"
 )
 
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -32,6 +33,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	if helpRequested(args[1:]) {
+		// A subcommand's help is an answer, not an error: stdout, exit 0.
+		stderr = stdout
 	}
 	var err error
 	switch args[0] {
@@ -55,13 +60,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdLeases(args[1:], stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(args[1:], stdout)
+	case "checkpoints":
+		err = cmdCheckpoints(args[1:], stdout, stderr)
+	case "deadletter":
+		err = cmdDeadLetter(args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
 	case "schema":
+		if helpRequested(args[1:]) {
+			fmt.Fprintln(stdout, "usage: shardflow schema > shardflow.schema.json\n\nPrints the JSON Schema of pipeline files (for editor completion).")
+			break
+		}
 		var raw []byte
 		if raw, err = pipeline.JSONSchema(); err == nil {
 			_, err = fmt.Fprintln(stdout, string(raw))
 		}
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "shardflow", version)
+		if helpRequested(args[1:]) {
+			fmt.Fprintln(stdout, "usage: shardflow version\n\nPrints the version, the commit it was built from and the Go version.")
+			break
+		}
+		fmt.Fprintln(stdout, "shardflow", versionString())
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
@@ -70,7 +89,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
-		if err == errUsage {
+		switch err {
+		case errHelp:
+			return 0
+		case errUsage:
 			return 2
 		}
 		if err == errProblems {
@@ -96,6 +118,11 @@ commands:
   enrich load FILE   seed a Redis lookup table from a CSV/JSON file (--key 'user:{user_id}')
   local setup|report create or inspect resources on the local stack
   healthcheck        exit 0 when a running shardflow's /healthz answers 200 (container health check)
+  checkpoints list|reset -c FILE
+                     show leases and checkpoints; rewind or skip ahead (--to trim_horizon|latest|at_timestamp=T)
+  status -c FILE     leases, checkpoint lag per shard, windows' watermarks — from the stores, no ops port
+  deadletter redrive -c FILE --from FILE|s3://bucket/prefix
+                     put dead-lettered records back into the stream (--reason to filter)
   schema             print the JSON Schema of pipeline files (for editors)
   version            print the version
 

@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -191,6 +194,108 @@ func TestExplainTheExample(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestHelpExitsZero: every command's -h / --help prints its help on stdout
+// and exits 0 — not a missing-flag error, not the command's work (schema
+// must not dump the schema).
+func TestHelpExitsZero(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // a line the help must contain
+	}{
+		{[]string{"run"}, "-worker-id"},
+		{[]string{"validate"}, "-c"},
+		{[]string{"produce"}, "-kpl"},
+		{[]string{"local"}, "setup"},
+		{[]string{"local", "setup"}, "-buffer-interval"},
+		{[]string{"enrich"}, "enrich load FILE"},
+		{[]string{"enrich", "load"}, "-key"},
+		{[]string{"enrich", "load", "users.csv"}, "-ttl"},
+		{[]string{"scale"}, "-max-shards-per-task"},
+		{[]string{"healthcheck"}, "-addr"},
+		{[]string{"schema"}, "usage: shardflow schema"},
+		{[]string{"version"}, "usage: shardflow version"},
+		{[]string{"checkpoints"}, "reset"},
+		{[]string{"checkpoints", "list"}, "-c"},
+		{[]string{"checkpoints", "reset"}, "-to"},
+		{[]string{"deadletter"}, "redrive"},
+		{[]string{"deadletter", "redrive"}, "-from"},
+		{[]string{"status"}, "-c"},
+		{[]string{"leases"}, "-no-lag"},
+		{[]string{"config"}, "-c"},
+		{[]string{"explain"}, "-c"},
+	}
+	for _, c := range cases {
+		for _, h := range []string{"--help", "-h"} {
+			args := append(append([]string(nil), c.args...), h)
+			code, out, errOut := runCLI(args...)
+			if code != 0 || !strings.Contains(out, c.want) {
+				t.Errorf("%v: exit %d, stdout lacks %q:\n%s\nstderr:\n%s", args, code, c.want, out, errOut)
+			}
+			if strings.Contains(out, `"$schema"`) {
+				t.Errorf("%v printed the JSON Schema instead of help", args)
+			}
+		}
+	}
+	if code, out, _ := runCLI("--help"); code != 0 || !strings.Contains(out, "checkpoints") || !strings.Contains(out, "deadletter") {
+		t.Errorf("--help: exit %d, lists no checkpoints/deadletter commands:\n%s", code, out)
+	}
+}
+
+// TestVersionDescribesTheBuild: the -ldflags version wins; without it the
+// module version and the VCS stamp from the build information are used.
+func TestVersionDescribesTheBuild(t *testing.T) {
+	info := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.time", Value: "2026-11-22T10:00:00Z"}, {Key: "vcs.modified", Value: "true"},
+	}}
+	for _, c := range []struct {
+		ldflags string
+		info    *debug.BuildInfo
+		want    string
+	}{
+		{"v1.2.3", info, "v1.2.3 (commit 0123456789abcdef, modified, 2026-11-22T10:00:00Z) go1.26.0"},
+		{"", info, "devel (commit 0123456789abcdef, modified, 2026-11-22T10:00:00Z) go1.26.0"},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0 go1.26.0"},
+		{"v0.5.0-3-gabc", nil, "v0.5.0-3-gabc " + runtime.Version()},
+	} {
+		if got := describeVersion(c.ldflags, c.info); got != c.want {
+			t.Errorf("describeVersion(%q, …) = %q, want %q", c.ldflags, got, c.want)
+		}
+	}
+}
+
+// TestVersionFromLdflags builds the binary as the Makefile does and runs
+// `shardflow version`: it prints the -X main.version value, not "dev".
+func TestVersionFromLdflags(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "shardflow")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.8.7-test", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "shardflow v9.8.7-test ") || !strings.Contains(string(out), "go1.") {
+		t.Fatalf("version: %v %q", err, out)
+	}
+}
+
+// TestEveryExampleValidates: each pipeline under examples/ passes
+// `shardflow validate` (with the local stack's variables unset: every
+// ${VAR} in an example has a default).
+func TestEveryExampleValidates(t *testing.T) {
+	// Paths in a pipeline file (static tables) are relative to the
+	// directory shardflow runs in: the examples' to the repository root.
+	t.Chdir("../..")
+	files, err := filepath.Glob("examples/*.yaml")
+	if err != nil || len(files) < 7 {
+		t.Fatalf("examples: %v, %d files (want the seven example pipelines)", err, len(files))
+	}
+	for _, f := range files {
+		code, out, errOut := runCLI("validate", "-c", f)
+		if code != 0 || !strings.Contains(out, "ok") {
+			t.Errorf("%s: exit %d\nstdout %s\nstderr %s", f, code, out, errOut)
 		}
 	}
 }

@@ -14,12 +14,31 @@ import (
 	"github.com/shardflow/shardflow/pipeline"
 )
 
-var errUsage = errors.New("usage")
+// errUsage: the command line is wrong (exit 2); the problem was printed.
+// errHelp: help was asked for and printed (exit 0).
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help")
+)
+
+// helpRequested reports whether args (a subcommand's arguments) ask for
+// help: -h, -help or --help before a "--".
+func helpRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+			return errHelp
 		}
 		return errUsage
 	}
@@ -78,6 +97,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
 		return errUsage
 	}
 	files := fs.Args()

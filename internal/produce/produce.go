@@ -131,6 +131,13 @@ func Put(ctx context.Context, c *kinesis.Client, gen *workload.Generator, opts O
 	return sum, nil
 }
 
+// PutEntries puts entries (at most 500, 5 MiB) into stream, resending
+// only the records Kinesis failed, by index, with backoff, for at most
+// maxRetry. It returns the PutRecords calls made and the records resent.
+func PutEntries(ctx context.Context, c *kinesis.Client, stream string, entries []types.PutRecordsRequestEntry, maxRetry time.Duration) (calls, retried int, err error) {
+	return putAll(ctx, c, stream, entries, maxRetry)
+}
+
 // putAll puts entries, resending only failed ones, until all are accepted.
 func putAll(ctx context.Context, c *kinesis.Client, stream string, entries []types.PutRecordsRequestEntry, maxRetry time.Duration) (calls, retried int, err error) {
 	deadline := time.Now().Add(maxRetry)

@@ -40,6 +40,16 @@
 //	WindowFlushes             Count         window flushes applied to Redis
 //	WindowEmittedRows         Count         window result rows emitted
 //	LateRows                  Count         rows later than their emitted window
+//	WindowEmissions           Count         emissions of closed windows acked by the sink
+//	MaxWatermarkLag           Seconds       now − watermark, largest over window operators (only from the task holding an emitter lock; absent elsewhere)
+//	MaxEmitLag                Seconds       now − emitted-through time, likewise
+//	S3Objects                 Count         Parquet files uploaded by direct S3 outputs
+//	S3Bytes                   Bytes         their bytes
+//	S3Rows                    Count         their rows
+//	S3UploadErrors            Count         files given up on (rows not checkpointed)
+//	S3Retries                 Count         S3 calls retried
+//	LookupCacheLookups        Count         keys Redis lookups looked up in their caches
+//	LookupCacheHits           Count         of those, served by the cache (hit ratio = hits / lookups)
 //
 // It must never write from a hook, nor hold a lock across a write that a
 // hook could wait on.

@@ -45,6 +45,7 @@ const (
 	kindSum  kind = iota // added up, reset every interval
 	kindMax              // largest value seen, reset every interval
 	kindLast             // current value, kept
+	kindLag              // now − a reported time, the largest over window operators; omitted when none reported
 )
 
 type metricID int
@@ -79,6 +80,16 @@ const (
 	leaseTakeovers
 	leaseBalance
 	sourceErrors
+	windowEmissions
+	maxWatermarkLag
+	maxEmitLag
+	s3Objects
+	s3Bytes
+	s3Rows
+	s3UploadErrors
+	s3Retries
+	lookupCacheLookups
+	lookupCacheHits
 	numMetrics
 )
 
@@ -118,6 +129,27 @@ var definitions = [numMetrics]struct {
 	leaseTakeovers:  {"LeaseTakeovers", "Count", kindSum, 1},
 	leaseBalance:    {"LeaseBalance", "None", kindLast, 1000}, // stored ×1000
 	sourceErrors:    {"SourceErrors", "Count", kindSum, 1},
+	windowEmissions: {"WindowEmissions", "Count", kindSum, 1},
+	maxWatermarkLag: {"MaxWatermarkLag", "Seconds", kindLag, 1},
+	maxEmitLag:      {"MaxEmitLag", "Seconds", kindLag, 1},
+	s3Objects:       {"S3Objects", "Count", kindSum, 1},
+	s3Bytes:         {"S3Bytes", "Bytes", kindSum, 1},
+	s3Rows:          {"S3Rows", "Count", kindSum, 1},
+	s3UploadErrors:  {"S3UploadErrors", "Count", kindSum, 1},
+	s3Retries:       {"S3Retries", "Count", kindSum, 1},
+
+	lookupCacheLookups: {"LookupCacheLookups", "Count", kindSum, 1},
+	lookupCacheHits:    {"LookupCacheHits", "Count", kindSum, 1},
+}
+
+// MetricNames lists the metric names a line carries, in order (the lag
+// metrics only while an emitter of this process holds a window's lock).
+func MetricNames() []string {
+	names := make([]string, len(definitions))
+	for i, d := range definitions {
+		names[i] = d.name
+	}
+	return names
 }
 
 // Writer implements metrics.Hooks by aggregating into atomics and writing
@@ -130,6 +162,11 @@ type Writer struct {
 
 	leaseMu sync.Mutex
 	held    map[string]struct{}
+
+	// progress is each window operator's latest watermark and
+	// emitted-through time, while this process's emitter holds its lock.
+	progressMu sync.Mutex
+	progress   map[string]windowProgress
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -144,7 +181,8 @@ func New(o Options) (*Writer, error) {
 		return nil, errors.New("emf: Options.Pipeline is required")
 	}
 	o = o.withDefaults()
-	w := &Writer{opts: o, log: o.Logger, held: map[string]struct{}{}, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{opts: o, log: o.Logger, held: map[string]struct{}{}, progress: map[string]windowProgress{},
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop() // owned: ends on Close
 	return w, nil
 }
@@ -216,16 +254,26 @@ func (w *Writer) line(now time.Time) ([]byte, error) {
 	}
 	doc := map[string]any{"pipeline": w.opts.Pipeline}
 	defs := make([]metricDef, 0, numMetrics)
+	wmLag, emitLag := w.lags(now)
 	for id, d := range definitions {
-		var v int64
+		var v float64
 		switch d.kind {
 		case kindSum, kindMax:
-			v = w.values[id].Swap(0)
+			v = float64(w.values[id].Swap(0)) / d.scale
 		case kindLast:
-			v = w.values[id].Load()
+			v = float64(w.values[id].Load()) / d.scale
+		case kindLag:
+			lag := wmLag
+			if id == int(maxEmitLag) {
+				lag = emitLag
+			}
+			if lag < 0 {
+				continue // no window operator's lock held here: nothing to say
+			}
+			v = lag
 		}
 		defs = append(defs, metricDef{d.name, d.unit})
-		doc[d.name] = float64(v) / d.scale
+		doc[d.name] = v
 	}
 	doc["_aws"] = map[string]any{
 		"Timestamp": now.UnixMilli(),
@@ -239,6 +287,26 @@ func (w *Writer) line(now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("emf: encode: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// windowProgress is what WindowProgress last reported for an operator.
+type windowProgress struct{ watermark, emitted time.Time }
+
+// lags returns the largest now − watermark and now − emitted-through over
+// the operators whose lock this process holds, in seconds; -1 for none.
+func (w *Writer) lags(now time.Time) (wm, emitted float64) {
+	wm, emitted = -1, -1
+	w.progressMu.Lock()
+	defer w.progressMu.Unlock()
+	for _, p := range w.progress {
+		if !p.watermark.IsZero() {
+			wm = max(wm, max(now.Sub(p.watermark).Seconds(), 0))
+		}
+		if !p.emitted.IsZero() {
+			emitted = max(emitted, max(now.Sub(p.emitted).Seconds(), 0))
+		}
+	}
+	return wm, emitted
 }
 
 func (w *Writer) add(id metricID, n int64) { w.values[id].Add(n) }
@@ -329,6 +397,44 @@ func (w *Writer) LeaseGroup(_ []metrics.WorkerLeases, balance float64) {
 
 func (w *Writer) SourceError(string, string) { w.add(sourceErrors, 1) }
 
-func (w *Writer) WindowFlush(string, int)            { w.add(windowFlushes, 1) }
-func (w *Writer) WindowEmit(_ string, rows int)      { w.add(windowRows, int64(rows)) }
+func (w *Writer) WindowFlush(string, int) { w.add(windowFlushes, 1) }
+
+func (w *Writer) WindowEmit(_ string, rows int) {
+	w.add(windowEmissions, 1)
+	w.add(windowRows, int64(rows))
+}
+
 func (w *Writer) LateRows(_ string, n int, _ string) { w.add(lateRows, int64(n)) }
+
+// WindowProgress keeps the operator's times for the lag metrics; zero
+// times (the lock is held elsewhere) forget the operator. It is called
+// once per emission cycle, so the lock costs nothing that matters.
+func (w *Writer) WindowProgress(op string, watermark, emittedThrough time.Time) {
+	w.progressMu.Lock()
+	defer w.progressMu.Unlock()
+	if watermark.IsZero() && emittedThrough.IsZero() {
+		delete(w.progress, op)
+		return
+	}
+	if _, ok := w.progress[op]; !ok {
+		op = strings.Clone(op)
+	}
+	w.progress[op] = windowProgress{watermark, emittedThrough}
+}
+
+func (w *Writer) S3Upload(_ string, u metrics.S3Upload) {
+	if u.Err != nil {
+		w.add(s3UploadErrors, 1)
+		return
+	}
+	w.add(s3Objects, 1)
+	w.add(s3Bytes, u.Bytes)
+	w.add(s3Rows, int64(u.Rows))
+}
+
+func (w *Writer) S3Retry(string) { w.add(s3Retries, 1) }
+
+func (w *Writer) LookupCache(_ string, lookups, hits int) {
+	w.add(lookupCacheLookups, int64(lookups))
+	w.add(lookupCacheHits, int64(hits))
+}

@@ -109,6 +109,17 @@ func callHooks(h metrics.Hooks) {
 	h.LeaseAcquired("shardId-3", metrics.AcquiredTakeover)
 	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 2}, {Worker: "b", Held: 1}}, 1.5)
 	h.SourceError("GetRecords", "ProvisionedThroughputExceededException")
+	// Two windows whose lock this process holds, one that moved away.
+	now := time.Now()
+	h.WindowProgress("w", now.Add(-40*time.Second), now.Add(-90*time.Second))
+	h.WindowProgress("v", now.Add(-20*time.Second), now.Add(-200*time.Second))
+	h.WindowProgress("u", now.Add(-time.Hour), now.Add(-time.Hour))
+	h.WindowProgress("u", time.Time{}, time.Time{})
+	h.S3Upload("lake", metrics.S3Upload{Rows: 10, Bytes: 1000})
+	h.S3Upload("lake", metrics.S3Upload{Rows: 5, Bytes: 500, Parts: 2})
+	h.S3Upload("lake", metrics.S3Upload{Rows: 5, Bytes: 500, Err: errors.New("gave up")})
+	h.S3Retry("lake")
+	h.LookupCache("user:{user_id}", 100, 80)
 }
 
 func TestLinesPerInterval(t *testing.T) {
@@ -137,6 +148,9 @@ func TestLinesPerInterval(t *testing.T) {
 			"MaxFirehoseCallLatency": 250, "DeadLetterRows": 3, "RedisCalls": 2, "RedisErrors": 1,
 			"MaxRedisLatency": 1.5, "WindowFlushes": 1, "WindowEmittedRows": 7, "LateRows": 2,
 			"LeasesAcquired": 2, "LeaseTakeovers": 1, "LeaseBalance": 1.5, "SourceErrors": 1,
+			"WindowEmissions": 1, "MaxWatermarkLag": 40 + DefaultInterval.Seconds(), "MaxEmitLag": 200 + DefaultInterval.Seconds(),
+			"S3Objects": 2, "S3Bytes": 1500, "S3Rows": 15, "S3UploadErrors": 1, "S3Retries": 1,
+			"LookupCacheLookups": 100, "LookupCacheHits": 80,
 		}
 		if len(want) != int(numMetrics) {
 			t.Fatalf("test covers %d metrics of %d", len(want), numMetrics)

@@ -57,6 +57,15 @@
 //	shardflow_window_emissions_total             counter    op              emissions of closed windows acked by the sink
 //	shardflow_window_emitted_rows_total          counter    op              result rows emitted
 //	shardflow_late_rows_total                    counter    op, action      rows later than their emitted window: drop, dead_letter, update
+//	shardflow_window_watermark_timestamp_seconds gauge      op              Unix time of the operator's global watermark (emitter lock holder only)
+//	shardflow_window_emitted_through_timestamp_seconds gauge op             Unix time through which windows are emitted (emitter lock holder only)
+//	shardflow_s3_objects_total                   counter    output          Parquet files a direct S3 output uploaded
+//	shardflow_s3_bytes_total                     counter    output          their bytes
+//	shardflow_s3_rows_total                      counter    output          their rows
+//	shardflow_s3_upload_errors_total             counter    output          files given up on after retry_timeout (rows not checkpointed)
+//	shardflow_s3_retries_total                   counter    output          S3 calls that failed and were retried
+//	shardflow_lookup_cache_lookups_total         counter    lookup          keys a Redis lookup looked up in its cache
+//	shardflow_lookup_cache_hits_total            counter    lookup          of those, served by the cache (hit ratio = hits / lookups)
 //
 // With a registry of its own (Options.Registry nil) the Go runtime (go_*)
 // and process (process_*) collectors are exposed too.
@@ -71,4 +80,6 @@
 //	time() - min by (pipeline) (shardflow_last_checkpoint_timestamp_seconds)    oldest checkpoint (stuck shard)
 //	rate(shardflow_firehose_billed_bytes_total[5m]) / rate(shardflow_firehose_payload_bytes_total[5m])   billing overhead of packing
 //	sum by (reason) (increase(shardflow_dead_letter_rows_total[1h]))           bad input by reason
+//	time() - max by (pipeline, op) (shardflow_window_watermark_timestamp_seconds)   how far event time lags wall time
+//	rate(shardflow_lookup_cache_hits_total[5m]) / rate(shardflow_lookup_cache_lookups_total[5m])   cache hit ratio
 package prom

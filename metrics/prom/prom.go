@@ -86,6 +86,15 @@ type Metrics struct {
 	redisOps  *series[string, *redisSeries]
 	windowOps *series[string, *windowSeries]
 	lateRows  *series[opAction, prometheus.Counter]
+
+	// window progress (the emitter lock holder only)
+	progress       *series[string, *progressSeries]
+	watermark      *prometheus.GaugeVec
+	emittedThrough *prometheus.GaugeVec
+
+	// direct S3 outputs, Redis lookup caches
+	s3Outputs *series[string, *s3Series]
+	lookups   *series[string, *lookupSeries]
 }
 
 // A shard's gauges are created by the hook that sets them (behind: its
@@ -113,6 +122,20 @@ type redisSeries struct {
 
 type windowSeries struct {
 	flushes, keys, emits, rows prometheus.Counter
+}
+
+// progressSeries are an operator's gauges; like a shard's, each appears
+// with its first value and goes when the emitter stops holding the lock.
+type progressSeries struct {
+	watermark, emitted prometheus.Gauge // nil until the first value; guarded by the series' lock
+}
+
+type s3Series struct {
+	objects, bytes, rows, errors, retries prometheus.Counter
+}
+
+type lookupSeries struct {
+	lookups, hits prometheus.Counter
 }
 
 var _ metrics.Hooks = (*Metrics)(nil)
@@ -246,6 +269,32 @@ func New(o Options) (*Metrics, error) {
 		return late.WithLabelValues(labelValue(k.op), labelValue(k.action))
 	})
 
+	m.watermark = gauge("window_watermark_timestamp_seconds", "Unix time of the window operator's global watermark (reported by the task holding the emitter lock).", "op")
+	m.emittedThrough = gauge("window_emitted_through_timestamp_seconds", "Unix time through which the operator's windows are emitted (reported by the task holding the emitter lock).", "op")
+	m.progress = newSeries(labelLimit, overflowValue, strings.Clone, func(string) *progressSeries { return &progressSeries{} })
+
+	// Direct S3 outputs.
+	s3Objects := counter("s3_objects_total", "Parquet files a direct S3 output uploaded.", "output")
+	s3Bytes := counter("s3_bytes_total", "Bytes of the Parquet files uploaded.", "output")
+	s3Rows := counter("s3_rows_total", "Rows in the Parquet files uploaded.", "output")
+	s3Errors := counter("s3_upload_errors_total", "Files given up on after retry_timeout (their rows are not checkpointed).", "output")
+	s3Retries := counter("s3_retries_total", "S3 calls (PutObject, multipart parts) that failed and were retried.", "output")
+	m.s3Outputs = newSeries(labelLimit, overflowValue, strings.Clone, func(output string) *s3Series {
+		l := labelValue(output)
+		return &s3Series{
+			objects: s3Objects.WithLabelValues(l), bytes: s3Bytes.WithLabelValues(l), rows: s3Rows.WithLabelValues(l),
+			errors: s3Errors.WithLabelValues(l), retries: s3Retries.WithLabelValues(l),
+		}
+	})
+
+	// Redis lookup caches.
+	lookups := counter("lookup_cache_lookups_total", "Keys a Redis lookup looked up in its in-process cache (one per row with a key).", "lookup")
+	hits := counter("lookup_cache_hits_total", "Of those, keys the cache served (found or known missing) without Redis.", "lookup")
+	m.lookups = newSeries(labelLimit, overflowValue, strings.Clone, func(lookup string) *lookupSeries {
+		l := labelValue(lookup)
+		return &lookupSeries{lookups: lookups.WithLabelValues(l), hits: hits.WithLabelValues(l)}
+	})
+
 	for _, c := range all {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("prom: register: %w", err)
@@ -377,4 +426,53 @@ func (m *Metrics) WindowEmit(op string, rows int) {
 
 func (m *Metrics) LateRows(op string, n int, action string) {
 	m.lateRows.get(opAction{op, action}).Add(float64(n))
+}
+
+// WindowProgress sets the operator's watermark and emitted-through gauges,
+// or drops them when the emitter does not hold the lock (both zero), so
+// that a task that lost the lock does not keep reporting a stale value.
+func (m *Metrics) WindowProgress(op string, watermark, emittedThrough time.Time) {
+	if watermark.IsZero() && emittedThrough.IsZero() {
+		l := labelValue(op)
+		m.progress.remove(op, func() {
+			m.watermark.DeleteLabelValues(l)
+			m.emittedThrough.DeleteLabelValues(l)
+		})
+		return
+	}
+	s := m.progress.get(op)
+	m.progress.mu.Lock() // gauges are created under the cache's lock, as remove deletes them
+	defer m.progress.mu.Unlock()
+	l := labelValue(op)
+	if !watermark.IsZero() {
+		if s.watermark == nil {
+			s.watermark = m.watermark.WithLabelValues(l)
+		}
+		s.watermark.Set(float64(watermark.UnixMicro()) / 1e6)
+	}
+	if !emittedThrough.IsZero() {
+		if s.emitted == nil {
+			s.emitted = m.emittedThrough.WithLabelValues(l)
+		}
+		s.emitted.Set(float64(emittedThrough.UnixMicro()) / 1e6)
+	}
+}
+
+func (m *Metrics) S3Upload(output string, u metrics.S3Upload) {
+	s := m.s3Outputs.get(output)
+	if u.Err != nil {
+		s.errors.Inc()
+		return
+	}
+	s.objects.Inc()
+	s.bytes.Add(float64(u.Bytes))
+	s.rows.Add(float64(u.Rows))
+}
+
+func (m *Metrics) S3Retry(output string) { m.s3Outputs.get(output).retries.Inc() }
+
+func (m *Metrics) LookupCache(lookup string, lookups, hits int) {
+	s := m.lookups.get(lookup)
+	s.lookups.Add(float64(lookups))
+	s.hits.Add(float64(hits))
 }

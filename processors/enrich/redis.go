@@ -57,6 +57,10 @@ type RedisOptions struct {
 	Now func() time.Time `yaml:"-"`
 	// OnRoundTrip, when not nil, is called after each Redis round trip.
 	OnRoundTrip func(RoundTrip) `yaml:"-"`
+	// OnCache, when not nil, is called once per batch with the keys looked
+	// up in the cache and how many it served (hit ratio = hits / lookups);
+	// not called when the cache is disabled. It must not block.
+	OnCache func(lookups, hits int) `yaml:"-"`
 }
 
 // RoundTrip describes one pipelined fetch of a batch's cache-missing keys.
@@ -94,6 +98,7 @@ type RedisLookup struct {
 	ttl, neg time.Duration
 	now      func() time.Time
 	onTrip   func(RoundTrip)
+	onCache  func(lookups, hits int)
 	values   interner // string values shared between cached entries
 
 	batches, trips, failed, keys, hits, fetched, notFound, dead, dropped, rows atomic.Uint64
@@ -120,7 +125,7 @@ func NewRedisLookup(mem memory.Allocator, in *arrow.Schema, client redis.Univers
 	l := &RedisLookup{
 		joiner: j, client: client, prefix: opts.KeyPrefix, source: opts.Source,
 		ttl: orDefault(opts.CacheTTL, DefaultCacheTTL), neg: orDefault(opts.NegativeTTL, DefaultNegativeTTL),
-		now: opts.Now, onTrip: opts.OnRoundTrip,
+		now: opts.Now, onTrip: opts.OnRoundTrip, onCache: opts.OnCache,
 	}
 	for _, f := range j.fields {
 		l.froms = append(l.froms, f.from)
@@ -190,6 +195,9 @@ func (l *RedisLookup) Process(ctx context.Context, in *flow.Batch) (*flow.Batch,
 	}
 	l.keys.Add(uint64(len(s.keys.keys)))
 	l.hits.Add(uint64(len(s.keys.keys) - len(s.missed)))
+	if l.onCache != nil && l.cache != nil {
+		l.onCache(len(s.keys.keys), len(s.keys.keys)-len(s.missed))
+	}
 	if len(s.missed) > 0 {
 		if err := l.fetch(ctx, s, now); err != nil {
 			return nil, nil, err

@@ -41,9 +41,11 @@ func TestRedisLookupOneRoundTripPerBatch(t *testing.T) {
 	var cnt counter
 	rdb.AddHook(&cnt)
 	var trips []enrich.RoundTrip
+	var cacheCalls [][2]int // (lookups, hits) per batch, for the metrics hooks
 	l, err := enrich.NewRedisLookup(mem, in.Record.Schema(), rdb, enrich.RedisOptions{
 		Key: "user:{user_id}", KeyPrefix: prefix, Fields: userFields,
 		OnRoundTrip: func(rt enrich.RoundTrip) { trips = append(trips, rt) },
+		OnCache:     func(lookups, hits int) { cacheCalls = append(cacheCalls, [2]int{lookups, hits}) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +88,9 @@ func TestRedisLookupOneRoundTripPerBatch(t *testing.T) {
 	}
 	if s := l.Stats(); s.RoundTrips != 1 || s.CacheHits != 10_000 || s.Batches != 2 || s.RowsEnriched != 20_000 {
 		t.Errorf("stats after the cached batch: %+v", s)
+	}
+	if len(cacheCalls) != 2 || cacheCalls[0] != [2]int{10_000, 0} || cacheCalls[1] != [2]int{10_000, 10_000} {
+		t.Errorf("OnCache calls %v, want [10000 0] then [10000 10000]", cacheCalls)
 	}
 }
 

@@ -219,6 +219,7 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 	e.stats.Cycles++
 	e.stats.Holding, e.stats.Token = holding, ls.token
 	e.mu.Unlock()
+	defer e.reportProgress()
 	if err != nil || !holding {
 		return 0, err
 	}
@@ -316,6 +317,19 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 	}
 	n, err := e.emitUpdates(ctx, ls.token, shards, updated, closing)
 	return rows + n, err
+}
+
+// reportProgress passes the cycle's watermark and emitted-through time to
+// the hooks; zero times when this emitter does not hold the lock, so that
+// only the holder reports them.
+func (e *Emitter) reportProgress() {
+	e.mu.Lock()
+	st := e.stats
+	e.mu.Unlock()
+	if !st.Holding {
+		st.Watermark, st.Emitted = time.Time{}, time.Time{}
+	}
+	e.op.o.Hooks.WindowProgress(e.op.o.Name, st.Watermark, st.Emitted)
 }
 
 // readMarks reads every shard's mark and, when late rows update windows,

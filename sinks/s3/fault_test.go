@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,7 +74,12 @@ func TestTransientFailuresRetried(t *testing.T) {
 		}
 		return 0, ""
 	})
-	o, err := s3out.New(faultOptions(f, func(o *s3out.Options) { o.Compression = "none"; o.RetryTimeout = 10 * time.Second }))
+	var onRetry atomic.Int64 // OnRetry feeds the metrics hooks (S3Retry)
+	o, err := s3out.New(faultOptions(f, func(o *s3out.Options) {
+		o.Compression = "none"
+		o.RetryTimeout = 10 * time.Second
+		o.OnRetry = func(string, int, error) { onRetry.Add(1) }
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +104,9 @@ func TestTransientFailuresRetried(t *testing.T) {
 	}
 	if st := o.Stats(); st.Retries != 6 || st.Files != 2 || st.Parts < 2 {
 		t.Errorf("stats %+v: want 6 retries, 2 files, a multipart upload", st)
+	}
+	if n := onRetry.Load(); n != 6 {
+		t.Errorf("OnRetry called %d times, want once per retry (6)", n)
 	}
 	objects := listObjects(t, f.client, fakeBucket, "out/")
 	checkFiles(t, objects, "out/", "t", append(small, big...), func(r testRow) string { return partitionOf(r.arrival) })

@@ -84,6 +84,10 @@ type Options struct {
 	// OnUpload, when set, is called once per file after its upload
 	// succeeded or was given up on, before the acks of its writes.
 	OnUpload func(UploadResult)
+	// OnRetry, when set, is called for each S3 call that failed and is
+	// about to be retried (call names the operation and key). It must not
+	// block: it runs on the upload goroutine.
+	OnRetry func(call string, attempt int, err error)
 }
 
 // UploadResult describes one file.

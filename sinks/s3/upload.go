@@ -285,6 +285,9 @@ func (o *Output) retry(what string, fn func(context.Context) error) error {
 		}
 		o.log.Warn("S3 call failed; retrying", "call", what, "attempt", attempt, "err", err)
 		o.stats.retries.Add(1)
+		if o.opts.OnRetry != nil {
+			o.opts.OnRetry(what, attempt, err)
+		}
 		ceil := o.opts.RetryBase << min(attempt-1, 20)
 		if ceil > o.opts.RetryMaxDelay || ceil <= 0 {
 			ceil = o.opts.RetryMaxDelay

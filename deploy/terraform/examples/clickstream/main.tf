@@ -147,8 +147,10 @@ module "clickstream" {
   }
 
   redis_auth_token_secret_arn = var.redis_auth_token_secret_arn
-  redis_node_type             = "cache.t4g.small"
-  redis_num_cache_clusters    = 2
+  # Leases, checkpoints and the user table; no windows in this pipeline.
+  # Windows need more (README: Redis sizing).
+  redis_node_type          = "cache.t4g.small"
+  redis_num_cache_clusters = 2
 
   checkpoint_store = "redis"
 
@@ -187,9 +189,8 @@ module "clickstream" {
     }
   }
 
-  firehose_kms_key_arn         = aws_kms_key.data.arn
-  cloudwatch_metrics_namespace = "Shardflow/${local.name}"
-  ops_ingress_cidr_blocks      = var.prometheus_cidr_blocks
+  firehose_kms_key_arn    = aws_kms_key.data.arn
+  ops_ingress_cidr_blocks = var.prometheus_cidr_blocks
 
   # One task per 4 shards, re-evaluated every 5 minutes.
   initial_desired_count  = 1

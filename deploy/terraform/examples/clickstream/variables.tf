@@ -39,3 +39,9 @@ variable "prometheus_cidr_blocks" {
   type        = list(string)
   default     = []
 }
+
+variable "alarm_topic_arns" {
+  description = "SNS topics the alarms of alarms.tf notify (empty: alarms without actions, visible in the console)."
+  type        = list(string)
+  default     = []
+}

@@ -88,13 +88,32 @@ data "aws_secretsmanager_secret_version" "redis_auth" {
   secret_id = var.redis_auth_token_secret_arn
 }
 
+# Window state and checkpoints must never be evicted: with the default
+# parameter groups (maxmemory-policy volatile-lru) a full Redis silently
+# drops keys that carry a TTL. noeviction makes a full Redis refuse writes
+# instead; shardflow then retries them and holds the checkpoints (nothing
+# is lost) until memory is freed or the node is scaled (docs/runbook.md).
+resource "aws_elasticache_parameter_group" "this" {
+  count       = var.redis_parameter_group_name == null ? 1 : 0
+  name        = "shardflow-${trim(substr(lower(replace(var.name, "/[^a-zA-Z0-9-]+/", "-")), 0, 30), "-")}-noeviction"
+  family      = "redis${split(".", var.redis_engine_version)[0]}"
+  description = "shardflow ${var.name}: maxmemory-policy noeviction"
+
+  parameter {
+    name  = "maxmemory-policy"
+    value = "noeviction"
+  }
+
+  tags = local.tags
+}
+
 resource "aws_elasticache_replication_group" "this" {
   replication_group_id = "shardflow-${trim(substr(lower(replace(var.name, "/[^a-zA-Z0-9-]+/", "-")), 0, 30), "-")}"
   description          = "shardflow ${var.name}: leases, checkpoints, enrichment and window state"
 
   engine               = "redis"
   engine_version       = var.redis_engine_version
-  parameter_group_name = var.redis_parameter_group_name
+  parameter_group_name = var.redis_parameter_group_name != null ? var.redis_parameter_group_name : aws_elasticache_parameter_group.this[0].name
   node_type            = var.redis_node_type
   port                 = 6379
 

@@ -93,3 +93,8 @@ output "pipeline_parameter_name" {
   description = "SSM parameter holding the pipeline file (pipeline_config_source = ssm), else null."
   value       = one(aws_ssm_parameter.pipeline[*].name)
 }
+
+output "redis_member_clusters" {
+  description = "Cache cluster ids of the Redis replication group's nodes (the CacheClusterId dimension of the AWS/ElastiCache metrics, for memory alarms)."
+  value       = aws_elasticache_replication_group.this.member_clusters
+}

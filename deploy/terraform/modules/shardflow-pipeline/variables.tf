@@ -239,7 +239,7 @@ variable "redis_auth_token_secret_arn" {
 }
 
 variable "redis_node_type" {
-  description = "ElastiCache node type."
+  description = "ElastiCache node type. Size it for the window state (README: Redis sizing): cache.t4g.small (1.37 GiB, ~1 GiB usable) holds leases, a lookup table and the windows of ~12 busy shards of the reference window at the default emitted_retention (10m), ~90 at 30s; 64 such shards at the defaults need ~5 GB: cache.r7g.large."
   type        = string
   default     = "cache.t4g.small"
 }
@@ -251,9 +251,9 @@ variable "redis_engine_version" {
 }
 
 variable "redis_parameter_group_name" {
-  description = "Parameter group; the default matches redis_engine_version."
+  description = "Existing parameter group; it must set maxmemory-policy noeviction. null: the module creates one (family from redis_engine_version) with noeviction."
   type        = string
-  default     = "default.redis7"
+  default     = null
 }
 
 variable "redis_num_cache_clusters" {

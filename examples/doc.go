@@ -1,0 +1,10 @@
+// Package examples holds the example pipelines (*.yaml) and, in
+// examples_test.go, a test per example that runs it on the local stack and
+// checks what arrives. There is no Go code to import here.
+//
+// A test reads the example file as a user would (its ${VAR}s resolved to
+// the local stack's endpoints) and changes only what makes it the test's
+// own and quick: unique stream, delivery stream, key and prefix names, and
+// shorter lease and idle times. Window sizes, formats, transforms and
+// outputs are the example's.
+package examples

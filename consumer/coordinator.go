@@ -30,7 +30,6 @@ type coordinator struct {
 	runners    map[string]*runner
 	retryAfter map[string]time.Time // shard → no acquisition before (after its reader failed)
 	failures   map[string]int
-	cycles     int
 	group      []metrics.WorkerLeases // reused for the hook
 
 	// stops tracks runner shutdowns (the drains run there).
@@ -257,19 +256,16 @@ func (co *coordinator) cycle(leaving bool) {
 		co.warn("view", "read the lease store", "err", err)
 		return
 	}
-	co.cycles++
 	co.lastCycle.Store(now.UnixMilli())
 	if co.childrenUnknown(shards, view) && now.Sub(listed) > time.Second {
 		co.requestListing() // a shard ended: its children are in the stream, not yet in this listing
 	}
 	plan, open := co.plan(view, shards, byID, now, "")
 	co.publish(view, plan, open, now)
-	if co.cycles == 1 {
-		// Let workers that start together see each other before anyone
-		// takes shards: a lone first worker would take them all and hand
-		// most of them over a second later.
-		return
-	}
+	// The first cycle runs one interval after start registered this
+	// worker, so workers that start together see each other before any of
+	// them takes shards (a lone first worker would take them all and hand
+	// most of them over a second later).
 	co.act(ctx, view, plan, byID, now)
 }
 

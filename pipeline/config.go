@@ -247,9 +247,12 @@ type S3Config struct {
 	Prefix string `yaml:"prefix"`
 	// Compression: snappy (default), zstd or none.
 	Compression string `yaml:"compression"`
-	// RollBytes and RollInterval close a file (default 128 MiB, 5m).
+	// RollBytes and RollInterval close a file (default 128 MiB, 5m); for
+	// outputs[] (exactly-once) RollInterval is a span of the rows' arrival
+	// times, and RollRecords also closes one (default 1,000,000 rows).
 	RollBytes    int64    `yaml:"roll_bytes"`
 	RollInterval Duration `yaml:"roll_interval"`
+	RollRecords  int64    `yaml:"roll_records"`
 	// PartitionBy: "arrival" (default) or "event:<timestamp column>".
 	PartitionBy string `yaml:"partition_by"`
 	// RetryTimeout bounds retries of a failing upload (default 5m).
@@ -667,6 +670,9 @@ func (c *Config) Validate() error {
 			case "", "snappy", "zstd", "none":
 			default:
 				bad(p+".s3.compression", "must be snappy, zstd or none, got %q", o.S3.Compression)
+			}
+			if o.S3.RollRecords < 0 {
+				bad(p+".s3.roll_records", "must be > 0 (or unset for 1,000,000), got %d", o.S3.RollRecords)
 			}
 			continue
 		}

@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Pipeline, error) {
 		p.dead = w.WithHooks(p.hooks)
 	}
 	for _, oc := range cfg.Outputs {
-		out, err := p.newOutput(ac, fh, oc, schema)
+		out, err := p.newOutput(ac, fh, oc, schema, true)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: output %s: %w", cfg.Name, oc.Name, err)
 		}
@@ -307,10 +307,12 @@ func (p *Pipeline) buildTransforms(ctx context.Context, schema *arrow.Schema) (*
 	return schema, nil
 }
 
-// newOutput builds one Firehose or S3 output for rows of schema.
-func (p *Pipeline) newOutput(ac aws.Config, fh *firehose.Client, oc OutputConfig, schema *arrow.Schema) (flow.Output, error) {
+// newOutput builds one Firehose or S3 output for rows of schema. direct
+// outputs receive shard batches (an S3 one is then exactly-once); window
+// outputs receive emitted rows.
+func (p *Pipeline) newOutput(ac aws.Config, fh *firehose.Client, oc OutputConfig, schema *arrow.Schema, direct bool) (flow.Output, error) {
 	if oc.S3 != nil {
-		out, err := p.newS3Output(ac, oc, schema)
+		out, err := p.newS3Output(ac, oc, schema, direct)
 		if err != nil {
 			return nil, err
 		}
@@ -363,7 +365,7 @@ func (p *Pipeline) newWindow(ac aws.Config, fh *firehose.Client, wc WindowConfig
 	if err != nil {
 		return err
 	}
-	out, err := p.newOutput(ac, fh, wc.Output, op.ResultSchema())
+	out, err := p.newOutput(ac, fh, wc.Output, op.ResultSchema(), false)
 	if err != nil {
 		_ = op.Close(context.Background())
 		return fmt.Errorf("output %s: %w", wc.Output.Name, err)
@@ -409,15 +411,20 @@ func (p *Pipeline) ShardFinished(ctx context.Context, shard string) error {
 	return errors.Join(errs...)
 }
 
-// ShardReleased drops what window operators hold for the shard.
+// ShardReleased drops what window operators and exactly-once S3 outputs
+// hold for the shard.
 func (p *Pipeline) ShardReleased(shard string) {
 	for _, w := range p.windows {
 		w.op.ShardReleased(shard)
 	}
+	for _, o := range p.s3outs {
+		o.ShardReleased(shard)
+	}
 }
 
-// newS3Output builds a direct Parquet-to-S3 output.
-func (p *Pipeline) newS3Output(ac aws.Config, oc OutputConfig, schema *arrow.Schema) (*s3out.Output, error) {
+// newS3Output builds a Parquet-to-S3 output: exactly-once (per shard and
+// sequence range) for shard batches, at-least-once for window results.
+func (p *Pipeline) newS3Output(ac aws.Config, oc OutputConfig, schema *arrow.Schema, exactlyOnce bool) (*s3out.Output, error) {
 	c := oc.S3
 	client := s3.NewFromConfig(ac, func(o *s3.Options) {
 		if p.cfg.AWS.Endpoints.S3 != "" {
@@ -429,7 +436,7 @@ func (p *Pipeline) newS3Output(ac aws.Config, oc OutputConfig, schema *arrow.Sch
 		Client: client, Bucket: c.Bucket, Prefix: c.Prefix, Name: p.cfg.Name, Schema: schema,
 		Compression: c.Compression, RollBytes: c.RollBytes, RollInterval: c.RollInterval.D(),
 		PartitionBy: c.PartitionBy, RetryTimeout: c.RetryTimeout.D(), Allocator: p.mem,
-		Logger: p.log.With("output_name", oc.Name),
+		Logger: p.log.With("output_name", oc.Name), ExactlyOnce: exactlyOnce, RollRecords: c.RollRecords,
 	})
 }
 
@@ -503,6 +510,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.draining.Store(true) // /readyz turns 503 at once
 	p.log.Info("draining", "budget", p.cfg.ShutdownTimeout.D())
+	for _, o := range p.s3outs {
+		o.Drain() // roll open files now, so that their acks reach the checkpoints
+	}
 	drainCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout.D())
 	defer cancel()
 	var errs []error

@@ -29,6 +29,8 @@ const (
 	DefaultMaxOpenFiles       = 16
 	DefaultRowGroupBytes      = 32 << 20
 	DefaultRetryTimeout       = 5 * time.Minute
+	DefaultRollRecords        = 1_000_000
+	DefaultIdleGrace          = 2 * time.Second
 	defaultRetryBase          = 100 * time.Millisecond
 	defaultRetryMaxDelay      = 10 * time.Second
 )
@@ -84,6 +86,20 @@ type Options struct {
 	// OnUpload, when set, is called once per file after its upload
 	// succeeded or was given up on, before the acks of its writes.
 	OnUpload func(UploadResult)
+
+	// ExactlyOnce writes each shard's rows as a chain of segments whose
+	// objects are named by shard and sequence range and cut at points of
+	// the input, so that a replay rewrites the same objects (see the
+	// package documentation). Batches must carry Shard and one Origin per
+	// row with its sequence number and arrival time.
+	ExactlyOnce bool
+	// RollRecords ends an exactly-once segment after this many rows
+	// (default 1,000,000).
+	RollRecords int64
+	// IdleGrace: an exactly-once segment of a shard that got no row for
+	// this long is sealed by wall time once its first row is RollInterval
+	// old (default 2s).
+	IdleGrace time.Duration
 }
 
 // UploadResult describes one file.
@@ -107,6 +123,10 @@ type Stats struct {
 	Parts       int64 // multipart parts uploaded
 	Calls       int64 // S3 calls, retries included
 	Retries     int64
+	// Exactly-once: segments committed, and rows skipped because they were
+	// already in committed objects (a replay).
+	Segments int64
+	Skipped  int64
 }
 
 // Output is a flow.Output writing Parquet files to S3.
@@ -121,9 +141,11 @@ type Output struct {
 	ctx    context.Context // cancelled when Close gives up: aborts calls and retries
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	open   map[int64]*file // by partition hour (hours since the epoch)
-	closed bool
+	mu       sync.Mutex
+	open     map[int64]*file   // by partition hour (hours since the epoch)
+	chains   map[string]*chain // exactly-once: by shard
+	closed   bool
+	draining bool // Drain was called: every write rolls at once
 
 	stopRoll  chan struct{}
 	rollDone  chan struct{}
@@ -136,7 +158,7 @@ type Output struct {
 	failed error // first file given up on
 
 	stats struct {
-		files, failedFiles, rows, bytes, parts, calls, retries atomic.Int64
+		files, failedFiles, rows, bytes, parts, calls, retries, segments, skipped atomic.Int64
 	}
 }
 
@@ -166,6 +188,8 @@ func New(opts Options) (*Output, error) {
 	setDefault(&opts.RetryTimeout, DefaultRetryTimeout)
 	setDefault(&opts.RetryBase, defaultRetryBase)
 	setDefault(&opts.RetryMaxDelay, defaultRetryMaxDelay)
+	setDefault(&opts.RollRecords, DefaultRollRecords)
+	setDefault(&opts.IdleGrace, DefaultIdleGrace)
 	if opts.PartSize < MinPartSize {
 		return nil, fmt.Errorf("s3: part size %d is below S3's minimum of %d", opts.PartSize, MinPartSize)
 	}
@@ -197,6 +221,7 @@ func New(opts Options) (*Output, error) {
 		eventCol: eventCol,
 		sem:      make(chan struct{}, opts.MaxInFlightUploads),
 		open:     map[int64]*file{},
+		chains:   map[string]*chain{},
 		stopRoll: make(chan struct{}),
 		rollDone: make(chan struct{}),
 	}
@@ -223,6 +248,9 @@ func (o *Output) Write(ctx context.Context, b *flow.Batch, ack flow.Ack) error {
 	if b.Rows() > 0 && !b.Record.Schema().Equal(o.opts.Schema) {
 		return fmt.Errorf("s3: batch schema %s does not match the output's %s", b.Record.Schema(), o.opts.Schema)
 	}
+	if o.opts.ExactlyOnce {
+		return o.writeExactlyOnce(ctx, b, ack)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -248,6 +276,11 @@ func (o *Output) writeLocked(b *flow.Batch, pw *pendingWrite) error {
 		o.writeRunLocked(b.Record, r, pw)
 	}
 	o.stats.rows.Add(int64(b.Rows()))
+	if o.draining {
+		for _, f := range o.open {
+			o.rollLocked(f, nil)
+		}
+	}
 	return nil
 }
 
@@ -294,9 +327,7 @@ func (o *Output) Close(ctx context.Context) error {
 			<-o.rollDone
 			o.mu.Lock()
 			o.closed = true
-			for _, f := range o.open {
-				o.rollLocked(f, nil)
-			}
+			o.rollAllLocked()
 			o.mu.Unlock()
 		})
 		o.uploads.Wait()
@@ -326,6 +357,7 @@ func (o *Output) Stats() Stats {
 	return Stats{
 		Files: s.files.Load(), FailedFiles: s.failedFiles.Load(), Rows: s.rows.Load(), Bytes: s.bytes.Load(),
 		Parts: s.parts.Load(), Calls: s.calls.Load(), Retries: s.retries.Load(),
+		Segments: s.segments.Load(), Skipped: s.skipped.Load(),
 	}
 }
 
@@ -354,4 +386,5 @@ func (o *Output) rollExpired() {
 			o.rollLocked(f, nil)
 		}
 	}
+	o.rollIdleLocked(now)
 }

@@ -325,7 +325,9 @@ func TestExactlyOnceWallTimeCutIsReplayed(t *testing.T) {
 		}
 		return 0, ""
 	})
-	opts := func(o *s3out.Options) { o.Now, o.IdleGrace, o.RollInterval = clock, 50*time.Millisecond, 10*time.Second }
+	opts := func(o *s3out.Options) {
+		o.Now, o.IdleGrace, o.RollInterval = clock, 50*time.Millisecond, 10*time.Second
+	}
 	o1, err := s3out.New(exactlyOptions(f, "q/", opts))
 	if err != nil {
 		t.Fatal(err)

@@ -272,6 +272,10 @@ type FirehoseConfig struct {
 	// RetryTimeout bounds retries of records Firehose failed; past it the
 	// output reports unhealthy and checkpoints stop advancing.
 	RetryTimeout Duration `yaml:"retry_timeout"`
+	// MaxRowsPerRecord caps the rows packed into one Firehose record (0:
+	// none). Dynamic partitioning splits at most 500 JSON objects out of a
+	// record: set 500 for such delivery streams.
+	MaxRowsPerRecord int `yaml:"max_rows_per_record"`
 }
 
 // DeadLetterConfig says where rejected input goes. Exactly one of File or
@@ -691,6 +695,9 @@ func (c *Config) Validate() error {
 		}
 		if f.RetryTimeout.D() < time.Second {
 			bad(p+".firehose.retry_timeout", "must be at least 1s, got %s", f.RetryTimeout.D())
+		}
+		if f.MaxRowsPerRecord < 0 {
+			bad(p+".firehose.max_rows_per_record", "must be >= 0, got %d", f.MaxRowsPerRecord)
 		}
 	}
 	if dl := c.DeadLetter; (dl.File != "" && dl.Stdout) || (dl.Firehose != nil && (dl.File != "" || dl.Stdout)) {

@@ -333,7 +333,7 @@ func (p *Pipeline) newOutput(ac aws.Config, fh *firehose.Client, oc OutputConfig
 	}
 	out, err := fhout.New(fhout.Options{
 		Client: fh, DeliveryStream: f.DeliveryStream, Encoder: enc, Pipeline: p.cfg.Name,
-		DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight,
+		DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight, MaxRowsPerRecord: f.MaxRowsPerRecord,
 		RetryTimeout: f.RetryTimeout.D(), Logger: p.log.With("output_name", oc.Name), Hooks: p.hooks,
 	})
 	if err != nil {

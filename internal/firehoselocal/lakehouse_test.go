@@ -381,3 +381,23 @@ func TestDynamicPartitioning(t *testing.T) {
 		}
 	}
 }
+
+// TestDynamicPartitioningDelimited: DELIMITED deaggregation splits at the
+// base64-encoded delimiter ("####" is IyMjIw==); a boolean key renders as
+// jq prints it.
+func TestDynamicPartitioningDelimited(t *testing.T) {
+	e := newEnv(t)
+	deagg := types.Processor{Type: types.ProcessorTypeRecordDeAggregation, Parameters: []types.ProcessorParameter{
+		{ParameterName: types.ProcessorParameterNameSubRecordType, ParameterValue: aws.String("DELIMITED")},
+		{ParameterName: types.ProcessorParameterNameDelimiter, ParameterValue: aws.String("IyMjIw==")}}}
+	e.createActive("delim", dynamicConfig("vip=!{partitionKeyFromQuery:vip}/", `{vip: .vip}`, deagg))
+	e.putBatch("delim", [][]byte{[]byte(`{"vip":true,"n":1}####{"vip":false,"n":2}####{"vip":true,"n":3}`)})
+	e.clock.Advance(61 * time.Second)
+	got := map[string]string{}
+	for _, k := range e.waitKeys(2) {
+		got[k[:strings.Index(k, "/")+1]] = string(e.object(k))
+	}
+	if got["vip=true/"] != `{"vip":true,"n":1}{"vip":true,"n":3}` || got["vip=false/"] != `{"vip":false,"n":2}` {
+		t.Fatalf("objects: %v", got)
+	}
+}

@@ -170,7 +170,8 @@ func newPutLog(t *testing.T, target string) (*putLog, string) {
 // at a steady rate, and kills a worker with SIGKILL three times (each time
 // a new worker takes its place). DuckDB then reads the bucket: every event
 // exactly once, with the right types and aggregates; every object that was
-// written more than once was written with the same bytes (same ETag).
+// written more than once was written with the same bytes (same ETag). The
+// README's Athena and Redshift statements are checked against the result.
 func TestExactlyOnceS3UnderKill9(t *testing.T) {
 	const shards, events, rate = 4, 16000, 800.0
 	env := testenv.Load(t)
@@ -200,7 +201,7 @@ schema:
   - {name: country, type: string}
   - {name: ts, type: timestamp}
   - {name: price, type: float64}
-  - {name: user_agent, type: string}
+  - {name: user_agent, type: string, nullable: true}
 outputs:
   - name: lake
     s3: {bucket: %s, prefix: %s, roll_records: 400, roll_interval: 3s}
@@ -359,6 +360,7 @@ ops: {listen: "127.0.0.1:0"}
 	if objects != listed {
 		t.Errorf("%d data objects, %d listed by manifests", objects, listed)
 	}
+	checkReadmeStatements(t, env, db, dir, events)
 }
 
 // lakeScan is the DuckDB table function over a mirrored output.

@@ -56,14 +56,18 @@ type Options struct {
 	// memory.
 	RowGroupRows  int
 	RowGroupBytes int64
-	// RollBytes closes a file once it is about this large (default 128 MiB).
+	// RollBytes closes a file (exactly-once: a segment) once it is about
+	// this large (default 128 MiB).
 	RollBytes int64
-	// RollInterval closes a file this long after it was opened (default 5m).
-	// Acks wait for the upload, so this bounds how far checkpoints lag.
+	// RollInterval closes a file this long after it was opened (default
+	// 5m). Exactly-once: a segment spans at most this much of its rows'
+	// arrival times. Acks wait for the upload, so this bounds how far
+	// checkpoints lag.
 	RollInterval time.Duration
 	// PartitionBy is "arrival" (default: the arrival time of each batch's
-	// first row) or "event:<column>" (a timestamp column of Schema; a row
-	// whose value is null falls back to its arrival time).
+	// first row; exactly-once: of each row) or "event:<column>" (a
+	// timestamp column of Schema; a row whose value is null falls back to
+	// its arrival time).
 	PartitionBy string
 	// PartSize is the size of multipart upload parts (default 8 MiB, at
 	// least 5 MiB). A file no larger than one part is sent with PutObject.
@@ -71,7 +75,8 @@ type Options struct {
 	// MaxInFlightUploads bounds concurrent S3 calls (default 4).
 	MaxInFlightUploads int
 	// MaxOpenFiles bounds the partitions open at once (default 16); opening
-	// one more rolls the oldest.
+	// one more rolls the oldest. Exactly-once: the partitions of one
+	// segment; a row of one more ends the segment.
 	MaxOpenFiles int
 	// RetryTimeout bounds how long one S3 call is retried (default 5m);
 	// past it the file is given up on and its writes ack with the error.

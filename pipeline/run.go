@@ -400,6 +400,9 @@ func (p *Pipeline) ShardStarted(shard string) {
 	for _, w := range p.windows {
 		w.op.ShardStarted(shard)
 	}
+	for _, o := range p.s3outs {
+		o.ShardStarted(shard)
+	}
 }
 
 // ShardFinished marks the shard finished in every window operator.

@@ -183,6 +183,13 @@ func (o *Output) writeExactlyOnce(ctx context.Context, b *flow.Batch, ack flow.A
 		return ErrClosed
 	}
 	o.acks.push(pw)
+	if n > 0 && o.released[b.Shard] {
+		// A batch that was on its way when the lease went: its rows may
+		// follow rows the released segment dropped, so writing them would
+		// start a segment the next owner does not write.
+		o.acks.fail(pw, ErrShardReleased)
+		n = 0
+	}
 	if n > 0 {
 		o.appendRowsLocked(c, b, pw)
 		if o.draining && c.open != nil {
@@ -475,10 +482,12 @@ func (o *Output) finishSegment(s *segment) {
 // rows) and its state forgotten, so that a later lease starts from the
 // head again. Sealed segments still upload and commit: their ends are
 // fixed by the rows or recorded in the head, so the next owner writes the
-// same objects. A no-op without ExactlyOnce.
+// same objects. Until ShardStarted, writes for the shard fail with
+// ErrShardReleased. A no-op without ExactlyOnce.
 func (o *Output) ShardReleased(shard string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.released[shard] = true
 	c := o.chains[shard]
 	if c == nil {
 		return
@@ -488,6 +497,15 @@ func (o *Output) ShardReleased(shard string) {
 		s.setErr(ErrShardReleased)
 		o.sealLocked(s, false)
 	}
+}
+
+// ShardStarted tells an exactly-once output that this worker holds the
+// shard's lease (again): its writes are taken, from the head on. Writes for
+// a shard released and not started since fail with ErrShardReleased.
+func (o *Output) ShardStarted(shard string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.released, shard)
 }
 
 // Drain makes the output finish quickly for a shutdown: open files and

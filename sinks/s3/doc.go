@@ -45,7 +45,9 @@
 // (the segment starts after the committed position and ends where the rows
 // or the head say). ShardReleased (the lease went to another worker) drops
 // the shard's open segment unwritten, acking its writes with
-// ErrShardReleased: the new owner writes those rows from the head on.
+// ErrShardReleased: the new owner writes those rows from the head on; a
+// batch for the shard that arrives after the release is refused the same
+// way until ShardStarted (the lease taken again).
 //
 // Readers: every data object is complete (S3 writes an object whole); the
 // manifests say which objects a committed segment holds. Paths under

@@ -389,7 +389,15 @@ func TestExactlyOnceShardReleasedAndSkip(t *testing.T) {
 	if l := readLake(t, f, "r/"); len(l.data) != 1 {
 		t.Fatalf("%d objects after the release, want only the sealed segment's", len(l.data))
 	}
+	// A batch still on its way after the release is refused.
+	late := newAckLog(1)
+	writeRows(t, o, rows[700:800], late.ack(0))
+	late.wait(t, time.Second)
+	if !errors.Is(late.err(0), s3out.ErrShardReleased) {
+		t.Fatalf("write after the release: %v, want ErrShardReleased", late.err(0))
+	}
 	// The shard comes back: rows up to 600 are committed and skipped.
+	o.ShardStarted(testShard)
 	again := newAckLog(1)
 	writeRows(t, o, rows, again.ack(0))
 	if err := o.Close(context.Background()); err != nil {

@@ -149,6 +149,7 @@ type Output struct {
 	mu       sync.Mutex
 	open     map[int64]*file   // by partition hour (hours since the epoch)
 	chains   map[string]*chain // exactly-once: by shard
+	released map[string]bool   // exactly-once: shards released and not started since
 	closed   bool
 	draining bool // Drain was called: every write rolls at once
 
@@ -227,6 +228,7 @@ func New(opts Options) (*Output, error) {
 		sem:      make(chan struct{}, opts.MaxInFlightUploads),
 		open:     map[int64]*file{},
 		chains:   map[string]*chain{},
+		released: map[string]bool{},
 		stopRoll: make(chan struct{}),
 		rollDone: make(chan struct{}),
 	}

@@ -55,6 +55,15 @@ type ReadObserver interface {
 	ShardRead(shard string, records int, millisBehindLatest int64)
 }
 
+// DrainObserver is implemented by a Handler whose outputs hold a shard's
+// rows for a while before they ack (files that roll): ShardDraining is
+// called on the shard's goroutine when the shard starts to drain for a
+// handoff or a shutdown, before the drain waits for its acks, so that
+// those outputs finish the shard's work now instead of at their next roll.
+type DrainObserver interface {
+	ShardDraining(shard string)
+}
+
 // Config configures a Consumer. AWS carries region and credentials.
 type Config struct {
 	Application string

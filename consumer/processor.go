@@ -160,6 +160,9 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	}
 	// Wait for everything handed over to be acked (or for the drain budget
 	// to run out), then checkpoint what is acked.
+	if o, ok := p.c.handler.(DrainObserver); ok && in.ShutdownReason == kcl.REQUESTED && p.acks.inFlight() > 0 {
+		o.ShardDraining(p.shard)
+	}
 	select {
 	case <-p.acks.idleCh():
 	case <-p.r.drainCtx.Done():

@@ -429,6 +429,11 @@ func readParquet(t *testing.T, c *s3.Client, bucket, prefix string) []parquetFil
 	}
 	var out []parquetFile
 	for _, o := range list.Contents {
+		// Query engines skip names starting with _ or . (the output's
+		// manifests and shard heads live under _shardflow/).
+		if k := aws.ToString(o.Key); !strings.HasSuffix(k, ".parquet") || strings.Contains(k, "/_") {
+			continue
+		}
 		obj, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
 		if err != nil {
 			t.Fatal(err)

@@ -98,6 +98,28 @@ func (p *Pipeline) ShardStarted(shard string) {
 	for _, w := range p.windows {
 		w.op.ShardStarted(shard)
 	}
+	for _, o := range p.outputs {
+		if so, ok := o.out.(shardOutput); ok {
+			so.ShardStarted(shard)
+		}
+	}
+}
+
+// ShardDraining asks the outputs that hold rows until a file rolls to
+// finish the shard's now (consumer.DrainObserver): it is being handed over.
+func (p *Pipeline) ShardDraining(shard string) {
+	for _, o := range p.outputs {
+		if d, ok := o.out.(interface{ DrainShard(string) }); ok {
+			d.DrainShard(shard)
+		}
+	}
+}
+
+// shardOutput is an output that keeps state per shard (the exactly-once S3
+// output): it hears when a shard starts here and when it leaves.
+type shardOutput interface {
+	ShardStarted(shard string)
+	ShardReleased(shard string)
 }
 
 // ShardFinished marks the shard finished in every window operator.
@@ -113,6 +135,11 @@ func (p *Pipeline) ShardFinished(ctx context.Context, shard string) error {
 func (p *Pipeline) ShardReleased(shard string) {
 	for _, w := range p.windows {
 		w.op.ShardReleased(shard)
+	}
+	for _, o := range p.outputs {
+		if so, ok := o.out.(shardOutput); ok {
+			so.ShardReleased(shard)
+		}
 	}
 }
 

@@ -253,6 +253,10 @@ type S3Config struct {
 	// RollBytes and RollInterval close a file (default 128 MiB, 5m).
 	RollBytes    int64    `yaml:"roll_bytes"`
 	RollInterval Duration `yaml:"roll_interval"`
+	// RollRecords ends a segment of an exactly-once output (outputs[])
+	// after this many rows of a shard (default 1,000,000); RollInterval is
+	// then a span of the rows' arrival times.
+	RollRecords int64 `yaml:"roll_records"`
 	// PartitionBy: "arrival" (default) or "event:<timestamp column>".
 	PartitionBy string `yaml:"partition_by"`
 	// RetryTimeout bounds retries of a failing upload (default 5m).
@@ -272,6 +276,10 @@ type FirehoseConfig struct {
 	// RetryTimeout bounds retries of records Firehose failed; past it the
 	// output reports unhealthy and checkpoints stop advancing.
 	RetryTimeout Duration `yaml:"retry_timeout"`
+	// MaxRowsPerRecord caps the rows packed into one Firehose record (0:
+	// none). Dynamic partitioning splits at most 500 JSON objects out of a
+	// record: set 500 for such delivery streams.
+	MaxRowsPerRecord int `yaml:"max_rows_per_record"`
 }
 
 // DeadLetterConfig says where rejected input goes. Exactly one of File or

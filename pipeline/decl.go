@@ -221,11 +221,12 @@ var declarations = map[reflect.Type]*typeDecl{
 	reflect.TypeFor[FirehoseConfig](): {
 		Doc: "A Firehose delivery stream output.",
 		Keys: map[string]keyDecl{
-			"delivery_stream": {Required: true, Pattern: namePattern.String(), Doc: "Firehose delivery stream name."},
-			"format":          {Default: "ndjson", Enum: []string{"ndjson", "csv"}, Doc: "Row encoding: ndjson (S3, Athena, Redshift JSON 'auto') or csv (Redshift COPY CSV)."},
-			"linger":          {Default: "500ms", Zero: "honoured: a call is sent as soon as rows are queued", Doc: "How long a partly filled call waits for more rows (at most 1m)."},
-			"max_in_flight":   {Default: "4", Zero: "rejected (1-64)", Doc: "Concurrent PutRecordBatch calls."},
-			"retry_timeout":   {Default: "5m", Zero: "rejected (at least 1s)", Doc: "How long failed records are retried before the output turns unhealthy."},
+			"delivery_stream":     {Required: true, Pattern: namePattern.String(), Doc: "Firehose delivery stream name."},
+			"format":              {Default: "ndjson", Enum: []string{"ndjson", "csv"}, Doc: "Row encoding: ndjson (S3, Athena, Redshift JSON 'auto') or csv (Redshift COPY CSV)."},
+			"linger":              {Default: "500ms", Zero: "honoured: a call is sent as soon as rows are queued", Doc: "How long a partly filled call waits for more rows (at most 1m)."},
+			"max_in_flight":       {Default: "4", Zero: "rejected (1-64)", Doc: "Concurrent PutRecordBatch calls."},
+			"retry_timeout":       {Default: "5m", Zero: "rejected (at least 1s)", Doc: "How long failed records are retried before the output turns unhealthy."},
+			"max_rows_per_record": {Default: "0", Zero: "no cap", Doc: "Most rows packed into one Firehose record; set 500 for delivery streams with dynamic partitioning (Firehose splits at most 500 JSON objects out of a record)."},
 		},
 	},
 	reflect.TypeFor[S3Config](): {
@@ -235,7 +236,8 @@ var declarations = map[reflect.Type]*typeDecl{
 			"prefix":        {Doc: "Key prefix; a / is added when it lacks one."},
 			"compression":   {Default: "snappy", Enum: []string{"snappy", "zstd", "none"}, Doc: "Parquet compression."},
 			"roll_bytes":    {Default: "134217728", Zero: "rejected (must be positive)", Doc: "A file is closed and uploaded once about this large (bytes)."},
-			"roll_interval": {Default: "5m", Zero: "rejected (must be positive)", Doc: "A file is closed and uploaded this long after it opened; acks (checkpoints) wait for it."},
+			"roll_interval": {Default: "5m", Zero: "rejected (must be positive)", Doc: "A file is closed and uploaded this long after it opened; acks (checkpoints) wait for it. For outputs[] (exactly-once) it is a span of the rows' arrival times."},
+			"roll_records":  {Default: "1000000", Zero: "rejected (must be positive)", Doc: "outputs[] (exactly-once): a segment ends after this many rows of a shard, in sequence order, so that a replay cuts at the same row."},
 			"partition_by":  {Default: "arrival", Pattern: `^(arrival|event:.+)$`, Doc: "arrival, or event:<timestamp column> (the hour of that column)."},
 			"retry_timeout": {Default: "5m", Zero: "rejected (must be positive)", Doc: "Failing uploads are retried this long, then the output turns unhealthy."},
 		},

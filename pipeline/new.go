@@ -354,7 +354,7 @@ func (p *Pipeline) newOutput(ac aws.Config, fh *firehose.Client, op OutputPlan) 
 	}
 	out, err := fhout.New(fhout.Options{
 		Client: fh, DeliveryStream: f.DeliveryStream, Encoder: enc, Pipeline: p.cfg.Name,
-		DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight,
+		DeadLetter: p.dead, Linger: f.Linger.D(), MaxInFlight: f.MaxInFlight, MaxRowsPerRecord: f.MaxRowsPerRecord,
 		RetryTimeout: f.RetryTimeout.D(), Logger: p.log.With("output_name", op.Name), Hooks: p.hooks,
 	})
 	if err != nil {
@@ -406,7 +406,8 @@ func (p *Pipeline) newWindow(ac aws.Config, fh *firehose.Client, wp WindowPlan, 
 	return nil
 }
 
-// newS3Output builds a direct Parquet-to-S3 output.
+// newS3Output builds a Parquet-to-S3 output: exactly-once (per shard and
+// sequence range) for shard batches, at-least-once for window results.
 func (p *Pipeline) newS3Output(ac aws.Config, op OutputPlan) (*s3out.Output, error) {
 	client := s3.NewFromConfig(ac, func(o *s3.Options) {
 		if p.cfg.AWS.Endpoints.S3 != "" {
@@ -416,6 +417,9 @@ func (p *Pipeline) newS3Output(ac aws.Config, op OutputPlan) (*s3out.Output, err
 	})
 	o := s3Options(p.cfg, op.S3, op.Schema)
 	o.Client, o.Allocator, o.Logger = client, p.mem, p.log.With("output_name", op.Name)
+	// A direct output gets shard batches: exactly-once by shard and
+	// sequence range. A window's gets emitted rows: at-least-once.
+	o.ExactlyOnce = strings.HasPrefix(op.Path, "outputs[")
 	name := op.Name
 	o.OnUpload = func(r s3out.UploadResult) {
 		p.hooks.S3Upload(name, metrics.S3Upload{Rows: int(r.Rows), Bytes: r.Bytes, Parts: r.Parts, Err: r.Err})

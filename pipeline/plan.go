@@ -655,6 +655,9 @@ func (pl *planner) planOutput(p string, oc *OutputConfig, rows *arrow.Schema, se
 		if f.RetryTimeout.D() < time.Second {
 			bad(fp+".retry_timeout", "must be at least 1s, got %s", f.RetryTimeout.D())
 		}
+		if f.MaxRowsPerRecord < 0 {
+			bad(fp+".max_rows_per_record", "must be >= 0 (0: no cap), got %d", f.MaxRowsPerRecord)
+		}
 	case oc.S3 != nil && oc.Firehose == nil:
 		op.Kind = "s3"
 		s, sp := oc.S3, p+".s3"
@@ -666,6 +669,9 @@ func (pl *planner) planOutput(p string, oc *OutputConfig, rows *arrow.Schema, se
 		}
 		if s.RetryTimeout == 0 {
 			bad(sp+".retry_timeout", "must be positive; omit it for %s", s3out.DefaultRetryTimeout)
+		}
+		if s.RollRecords <= 0 {
+			bad(sp+".roll_records", "must be positive; omit it for 1,000,000, got %d", s.RollRecords)
 		}
 		for _, e := range s3out.Plan(s3Options(pl.cfg, s, rows)) {
 			pl.stageBad(sp, e.Key, e.Msg)
@@ -679,6 +685,6 @@ func s3Options(cfg *Config, c *S3Config, schema *arrow.Schema) s3out.Options {
 	return s3out.Options{
 		Bucket: c.Bucket, Prefix: c.Prefix, Name: cfg.Name, Schema: schema,
 		Compression: c.Compression, RollBytes: c.RollBytes, RollInterval: c.RollInterval.D(),
-		PartitionBy: c.PartitionBy, RetryTimeout: c.RetryTimeout.D(),
+		PartitionBy: c.PartitionBy, RetryTimeout: c.RetryTimeout.D(), RollRecords: c.RollRecords,
 	}
 }

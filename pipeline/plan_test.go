@@ -232,6 +232,8 @@ var configCases = []configCase{
 		}},
 	{name: "firehose explicit max_in_flight 0", edits: []edit{{`linger: 100ms`, `linger: 100ms, max_in_flight: 0`}},
 		want: []want{{path: "outputs[0].firehose.max_in_flight", msg: "must be 1..64, got 0"}}},
+	{name: "firehose negative max_rows_per_record", edits: []edit{{`linger: 100ms`, `linger: 100ms, max_rows_per_record: -1`}},
+		want: []want{{path: "outputs[0].firehose.max_rows_per_record", msg: "must be >= 0 (0: no cap), got -1"}}},
 	{name: "firehose unknown format", edits: []edit{{`linger: 100ms`, `linger: 100ms, format: xml`}},
 		want: []want{{path: "outputs[0].firehose.format", msg: `"xml" is not one of ndjson, csv`}}},
 	{name: "firehose CSV", edits: []edit{{`linger: 100ms`, `linger: 100ms, format: csv`}}},

@@ -33,6 +33,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.draining.Store(true) // /readyz turns 503 at once
 	p.log.Info("draining", "budget", p.cfg.ShutdownTimeout.D())
+	for _, o := range p.outputs {
+		if d, ok := o.out.(interface{ Drain() }); ok {
+			d.Drain() // roll open files now, so that their acks reach the checkpoints
+		}
+	}
 	drainCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout.D())
 	defer cancel()
 	var errs []error

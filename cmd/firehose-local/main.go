@@ -6,6 +6,14 @@
 //
 //	firehose-local -s3-endpoint http://127.0.0.1:4569 [-addr 127.0.0.1:4573] [-region us-east-1]
 //	               [-redshift-postgres-url postgres://postgres@127.0.0.1:5432/?sslmode=disable]
+//	               [-glue-tables-dir DIR] [-allow-small-buffers] [-active-partition-limit 500]
+//
+// -glue-tables-dir stands in for the Glue Data Catalog in record format
+// conversion: a SchemaConfiguration's table is read from
+// DIR/<DatabaseName>/<TableName>.json (a Glue TableInput; see
+// internal/firehoselocal). -allow-small-buffers accepts SizeInMBs below the
+// 64 MiB the service requires with format conversion. -active-partition-limit
+// is the dynamic-partitioning quota per stream (the service's default 500).
 //
 // -redshift-postgres-url is the PostgreSQL server that stands in for every
 // Redshift cluster: a Redshift destination whose ClusterJDBCURL is
@@ -66,6 +74,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	s3Endpoint := fs.String("s3-endpoint", "", "base URL of the S3-compatible server, e.g. http://127.0.0.1:4569 (required)")
 	region := fs.String("region", "us-east-1", "region used in ARNs and for signing S3 requests")
 	pgURL := fs.String("redshift-postgres-url", "", "PostgreSQL server standing in for Redshift clusters, e.g. postgres://postgres@127.0.0.1:5432/?sslmode=disable (Redshift destinations load into the database their ClusterJDBCURL names)")
+	glueDir := fs.String("glue-tables-dir", "", "directory of Glue table definitions for format conversion: <database>/<table>.json")
+	smallBuffers := fs.Bool("allow-small-buffers", false, "accept BufferingHints.SizeInMBs below 64 with format conversion (local development)")
+	partitions := fs.Int("active-partition-limit", 500, "active partitions per dynamically partitioned stream")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,10 +89,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := firehoselocal.New(firehoselocal.Config{
-		S3:                  newS3Client(*s3Endpoint, *region, getenv),
-		Region:              *region,
-		Logger:              logger,
-		RedshiftPostgresURL: *pgURL,
+		S3:                   newS3Client(*s3Endpoint, *region, getenv),
+		Region:               *region,
+		Logger:               logger,
+		RedshiftPostgresURL:  *pgURL,
+		GlueTablesDir:        *glueDir,
+		AllowSmallBuffers:    *smallBuffers,
+		ActivePartitionLimit: *partitions,
 	})
 	if err != nil {
 		return fmt.Errorf("start emulator: %w", err)

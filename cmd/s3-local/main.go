@@ -70,7 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("open -dir %s: %w", *dir, err)
 	}
-	backend, err := s3afero.MultiBucket(root)
+	meta, err := s3afero.NewBasePathFs(root, "metadata", s3afero.FsPathCreateAll)
+	if err != nil {
+		return fmt.Errorf("open -dir %s: %w", *dir, err)
+	}
+	backend, err := s3afero.MultiBucket(root, s3afero.MultiWithMetaFs(shortMetaNames{meta}))
 	if err != nil {
 		return fmt.Errorf("open backend in %s: %w", *dir, err)
 	}

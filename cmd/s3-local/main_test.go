@@ -149,3 +149,39 @@ func TestFlagErrors(t *testing.T) {
 		t.Error("invalid bucket name accepted")
 	}
 }
+
+// TestLongKeys: S3 takes keys up to 1,024 bytes; gofakes3's metadata file
+// is named after the whole key, so s3-local shortens those names.
+func TestLongKeys(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s3")
+	url, cancel, done := start(t, "-addr", "127.0.0.1:0", "-dir", dir, "-bucket", "alpha")
+	defer stopAndWait(t, cancel, done)
+	c := client(url)
+	ctx := context.Background()
+	keys := map[string]string{}
+	for i := range 3 {
+		// Same long start and end, different middles: distinct objects.
+		key := "p/" + strings.Repeat("long-prefix-", 12) + "dt=2026-12-03/hr=12/" + strings.Repeat(string(rune('a'+i)), 120) + "-49680798538192666239640116900729179433876701382214418434.parquet"
+		keys[key] = "body " + key[len(key)-70:len(key)-60] + string(rune('0'+i))
+	}
+	for key, body := range keys {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("alpha"), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatalf("PutObject of a %d-byte key: %v", len(key), err)
+		}
+	}
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("alpha"), Prefix: aws.String("p/")})
+	if err != nil || len(out.Contents) != len(keys) {
+		t.Fatalf("list: %d objects (%v), want %d", len(out.Contents), err, len(keys))
+	}
+	for key, body := range keys {
+		obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("alpha"), Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("GetObject: %v", err)
+		}
+		b, _ := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		if string(b) != body {
+			t.Fatalf("%d-byte key: got %q, want %q", len(key), b, body)
+		}
+	}
+}

@@ -95,6 +95,7 @@ func TestModuleShape(t *testing.T) {
 		"resource.aws_elasticache_replication_group.this",
 		"resource.aws_kinesis_firehose_delivery_stream.s3",
 		"resource.aws_kinesis_firehose_delivery_stream.redshift",
+		"resource.aws_glue_catalog_table.parquet",
 		"resource.aws_cloudwatch_event_rule.scale",
 		"resource.aws_cloudwatch_event_target.scale",
 		"resource.aws_cloudwatch_log_group.this",

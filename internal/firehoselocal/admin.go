@@ -22,6 +22,12 @@ type StreamStats struct {
 	BufferedBytes     int64  `json:"buffered_bytes"`
 	DeliveryFailures  int64  `json:"delivery_failures"`
 	LastDeliveryError string `json:"last_delivery_error,omitempty"`
+	// Records (after deaggregation) written to the error prefix instead:
+	// format-conversion-failed, and partitioning-failed or
+	// activePartitionExceeded. RecordsDelivered counts error objects'
+	// records too.
+	RecordsFailedConversion   int64 `json:"records_failed_conversion"`
+	RecordsFailedPartitioning int64 `json:"records_failed_partitioning"`
 
 	// Redshift destinations only (zero otherwise). ObjectsDelivered and
 	// friends count objects staged in the intermediate bucket.

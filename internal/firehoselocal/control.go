@@ -34,6 +34,7 @@ func (s *Server) createDeliveryStream(_ context.Context, body []byte) (any, erro
 	if ext := in.ExtendedS3DestinationConfiguration; ext != nil {
 		checkS3Config(&v, "extendedS3DestinationConfiguration", ext)
 		checkProcessing(&v, "extendedS3DestinationConfiguration.processingConfiguration", ext.ProcessingConfiguration)
+		checkConversion(&v, "extendedS3DestinationConfiguration.dataFormatConversionConfiguration", ext.DataFormatConversionConfiguration)
 	}
 	if in.RedshiftDestinationConfiguration != nil {
 		checkRedshiftConfig(&v, "redshiftDestinationConfiguration", in.RedshiftDestinationConfiguration)
@@ -63,6 +64,7 @@ func (s *Server) createDeliveryStream(_ context.Context, body []byte) (any, erro
 	name := *in.DeliveryStreamName
 	arn := "arn:aws:firehose:" + s.cfg.Region + ":" + s.cfg.Account + ":deliverystream/" + name
 	st := newStream(name, arn, s.cfg.Now(), d)
+	st.limit = s.cfg.ActivePartitionLimit
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -110,9 +112,9 @@ func (s *Server) buildAnyDestination(in *createDeliveryStreamInput) (destination
 	case len(set) > 1:
 		return destination{}, invalidArgument("Exactly one destination configuration must be specified, found %s", strings.Join(set, " and "))
 	case in.ExtendedS3DestinationConfiguration != nil:
-		return buildDestination(in.ExtendedS3DestinationConfiguration, true)
+		return buildDestination(in.ExtendedS3DestinationConfiguration, true, &s.cfg)
 	case in.S3DestinationConfiguration != nil:
-		return buildDestination(in.S3DestinationConfiguration, false)
+		return buildDestination(in.S3DestinationConfiguration, false, &s.cfg)
 	}
 	if s.pgURL == nil {
 		return destination{}, invalidArgument("RedshiftDestinationConfiguration needs a PostgreSQL server standing in for Redshift: " +

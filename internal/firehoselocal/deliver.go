@@ -38,8 +38,13 @@ func objectName(stream string, oldest time.Time, id string) string {
 // it runs.
 func (s *Server) upload(ctx context.Context, st *stream, b *batch) error {
 	if b.body == nil {
-		body, err := encode(st.dest.compression, b.data)
-		if err != nil {
+		var body []byte
+		var err error
+		if b.errType == "" && st.dest.conv != nil {
+			if body, err = st.dest.conv.encodeParquet(b.rows); err != nil {
+				return fmt.Errorf("encode Parquet object: %w", err)
+			}
+		} else if body, err = encode(st.dest.compression, b.data); err != nil {
 			return fmt.Errorf("encode %s object: %w", st.dest.compression, err)
 		}
 		b.body = body

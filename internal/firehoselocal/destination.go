@@ -51,10 +51,17 @@ type s3Target struct {
 type destination struct {
 	kind destKind
 	s3Target
-	appendNewline bool                     // AppendDelimiterToRecord
-	processing    *processingConfiguration // as configured, for Describe
-	backup        *s3Target                // S3BackupMode Enabled (Redshift)
-	redshift      *redshiftTarget
+	proc       *processing              // AppendDelimiterToRecord, deaggregation, metadata extraction
+	processing *processingConfiguration // as configured, for Describe
+	backup     *s3Target                // S3BackupMode Enabled (Redshift)
+	redshift   *redshiftTarget
+	// ExtendedS3 only: format conversion (nil: records are written as they
+	// came) and dynamic partitioning, with the configurations as given.
+	conv          *conversion
+	convConfig    *dataFormatConversionConfiguration
+	dynamic       bool
+	dynamicConfig *dynamicPartitioningConfiguration
+	keyNames      []string // the partitionKeyFromQuery names of Prefix
 }
 
 // sizeThreshold is the size trigger in bytes. Firehose's "MB" is MiB.
@@ -143,6 +150,7 @@ type s3Use int
 
 const (
 	useS3 s3Use = iota
+	useS3Dynamic
 	useRedshiftStaging
 	useBackup
 )
@@ -215,6 +223,12 @@ func (d *s3Target) buildPrefixes(use s3Use) error {
 		return prefixRuleError("Prefix cannot contain !{firehose:error-output-type}")
 	case pt.expressions && d.errorPrefix == "":
 		return prefixRuleError("ErrorOutputPrefix cannot be null or empty when Prefix contains expressions")
+	case use == useS3Dynamic && !pt.partitionKey:
+		return prefixRuleError("Prefix must contain at least one !{partitionKeyFromQuery:...} expression when dynamic partitioning is enabled")
+	case pt.partitionKey && use != useS3Dynamic:
+		return prefixRuleError("Prefix cannot contain !{partitionKeyFromQuery:...} unless dynamic partitioning is enabled")
+	case et.partitionKey:
+		return prefixRuleError("ErrorOutputPrefix cannot contain !{partitionKeyFromQuery:...}")
 	case et.expressions && !et.errorOutType:
 		return prefixRuleError("ErrorOutputPrefix must contain !{firehose:error-output-type} when it contains expressions")
 	}
@@ -240,12 +254,22 @@ func (d *s3Target) buildPrefixes(use s3Use) error {
 
 // buildDestination builds an S3 or ExtendedS3 destination. c has passed
 // checkS3Config.
-func buildDestination(c *s3DestinationConfiguration, extended bool) (destination, error) {
-	d := destination{kind: kindS3}
+func buildDestination(c *s3DestinationConfiguration, extended bool, cfg *Config) (destination, error) {
+	d := destination{kind: kindS3, proc: &processing{}}
 	if extended {
 		d.kind = kindExtendedS3
 	}
-	t, err := buildS3Target(c, useS3)
+	// The model: format conversion is enabled by default once configured;
+	// dynamic partitioning only when Enabled says so.
+	converting := extended && c.DataFormatConversionConfiguration != nil &&
+		(c.DataFormatConversionConfiguration.Enabled == nil || *c.DataFormatConversionConfiguration.Enabled)
+	d.dynamic = extended && c.DynamicPartitioningConfiguration != nil &&
+		c.DynamicPartitioningConfiguration.Enabled != nil && *c.DynamicPartitioningConfiguration.Enabled
+	use := useS3
+	if d.dynamic {
+		use = useS3Dynamic
+	}
+	t, err := buildS3Target(c, use)
 	if err != nil {
 		return d, err
 	}
@@ -253,16 +277,25 @@ func buildDestination(c *s3DestinationConfiguration, extended bool) (destination
 	if !extended {
 		return d, nil
 	}
-	if d.appendNewline, err = buildProcessing(c.ProcessingConfiguration); err != nil {
+	if d.proc, err = buildProcessing(c.ProcessingConfiguration, d.dynamic); err != nil {
 		return d, err
 	}
 	d.processing = c.ProcessingConfiguration
-	// The model: format conversion is enabled by default once configured.
-	if isEnabled(c.DataFormatConversionConfiguration, true) {
-		return d, unsupported("DataFormatConversionConfiguration")
+	d.convConfig, d.dynamicConfig = c.DataFormatConversionConfiguration, c.DynamicPartitioningConfiguration
+	if d.dynamic {
+		if d.intervalSec == 0 {
+			return d, invalidArgument("BufferingHints.IntervalInSeconds must be greater than 0 when dynamic partitioning is enabled (zero buffering is not available for it)")
+		}
+		d.keyNames = prefixKeyNames(&d.keyPrefix)
+		if d.proc.query == nil {
+			return d, invalidArgument("Prefix uses !{partitionKeyFromQuery:%s} but no enabled MetadataExtraction processor defines partition keys", d.keyNames[0])
+		}
 	}
-	if isEnabled(c.DynamicPartitioningConfiguration, false) {
-		return d, unsupported("DynamicPartitioningConfiguration")
+	if converting {
+		hints := c.BufferingHints != nil && c.BufferingHints.SizeInMBs != nil
+		if d.conv, err = buildConversion(c.DataFormatConversionConfiguration, &d.s3Target, cfg, hints); err != nil {
+			return d, err
+		}
 	}
 	if c.S3BackupMode != nil && *c.S3BackupMode != "Disabled" {
 		return d, unsupported("S3BackupMode " + *c.S3BackupMode)
@@ -277,17 +310,6 @@ func buildDestination(c *s3DestinationConfiguration, extended bool) (destination
 		d.fileExt = *c.FileExtension
 	}
 	return d, nil
-}
-
-// isEnabled reads an optional {"Enabled": bool} block.
-func isEnabled(f *enabledFlag, defaultWhenPresent bool) bool {
-	if f == nil {
-		return false
-	}
-	if f.Enabled == nil {
-		return defaultWhenPresent
-	}
-	return *f.Enabled
 }
 
 // describe renders t as the API's S3 destination description.
@@ -316,10 +338,12 @@ func (d *destination) describe() destinationDescription {
 	base := d.s3Target.describe()
 	out.S3DestinationDescription = &base
 	out.ExtendedS3DestinationDescription = &extendedS3DestinationDescription{
-		s3DestinationDescription: base,
-		ProcessingConfiguration:  d.processing,
-		S3BackupMode:             "Disabled",
-		FileExtension:            d.fileExt,
+		s3DestinationDescription:          base,
+		ProcessingConfiguration:           d.processing,
+		S3BackupMode:                      "Disabled",
+		FileExtension:                     d.fileExt,
+		DataFormatConversionConfiguration: d.convConfig,
+		DynamicPartitioningConfiguration:  d.dynamicConfig,
 	}
 	return out
 }

@@ -38,8 +38,8 @@
 //     manifest (the service's behaviour once RetryOptions run out), or
 //     reported by Close.
 //   - Silently mis-emulate. Configuration it does not implement (ZIP/Snappy
-//     compression, processors other than AppendDelimiterToRecord, format
-//     conversion, dynamic partitioning, KMS, S3 backup of S3 destinations,
+//     compression, Lambda and the other processors outside those below, ORC
+//     output, Lambda partition keys, KMS, S3 backup of S3 destinations,
 //     other destinations and sources, COPY options it cannot reproduce) is
 //     refused with InvalidArgumentException naming the unsupported field,
 //     never accepted and ignored.
@@ -76,21 +76,90 @@
 // expression; unknown namespaces and firehose values are rejected; neither
 // prefix may evaluate to more than 512 characters; a Redshift destination's
 // intermediate Prefix holds no expressions and its ErrorOutputPrefix must be
-// null. !{partitionKeyFromQuery:...} and !{partitionKeyFromLambda:...} need
-// dynamic partitioning and are refused with it. Nothing an S3 destination
-// does here can fail permanently (S3 uploads are retried until they
-// succeed), so the error prefix is validated and described but never
-// written to.
+// null. !{partitionKeyFromQuery:name} needs dynamic partitioning (below);
+// !{partitionKeyFromLambda:...} is refused. S3 uploads are retried until
+// they succeed, so the error prefix receives only records that failed
+// format conversion or dynamic partitioning.
 //
 // # Processing
 //
 // ProcessingConfiguration (ExtendedS3 and Redshift) accepts the
 // AppendDelimiterToRecord processor, without parameters or with
-// Delimiter "\n": with Enabled true, a newline follows every record.
-// Processor types outside the model are a ValidationException; the model's
-// other types (Lambda, RecordDeAggregation, MetadataExtraction, ...) are
-// refused with an InvalidArgumentException naming them. With Enabled false
-// or absent the processors are validated and described but not applied.
+// Delimiter "\n": with Enabled true, a newline follows every record (every
+// sub-record after deaggregation). With dynamic partitioning it also takes
+// RecordDeAggregation and MetadataExtraction (below). Processor types
+// outside the model are a ValidationException; the model's other types
+// (Lambda, Decompression, CloudWatchLogProcessing) are refused with an
+// InvalidArgumentException naming them. With Enabled false or absent the
+// processors are validated and described but not applied.
+//
+// # Record format conversion
+//
+// DataFormatConversionConfiguration (ExtendedS3; enabled unless Enabled is
+// false) converts JSON records to Parquet:
+//
+//   - Schema: SchemaConfiguration's DatabaseName and TableName (RoleARN
+//     required, VersionId LATEST) name a table definition file,
+//     <Config.GlueTablesDir>/<DatabaseName>/<TableName>.json (cmd
+//     firehose-local -glue-tables-dir), holding the table as Glue's
+//     CreateTable takes it: {"Name": ..., "StorageDescriptor": {"Columns":
+//     [{"Name": "ts", "Type": "timestamp"}, ...]}, "PartitionKeys": [...]}.
+//     Columns of type string, varchar(n), char(n), tinyint, smallint, int,
+//     bigint, float, double, boolean, timestamp and date are converted;
+//     others (decimal, complex types) are refused at creation. The file is
+//     read at creation (the service reads the table at delivery); a missing
+//     file is an InvalidArgumentException. The same file can create the real
+//     table (aws glue create-table --table-input, or the Terraform module's
+//     glue_table_file).
+//   - Input: a record holds one or more JSON objects one after another (an
+//     array is invalid input). OpenXJsonSerDe: keys match columns ignoring
+//     case (CaseInsensitive, default true), "." becomes "_" with
+//     ConvertDotsInJsonKeysToUnderscores, ColumnToJsonKeyMappings maps a
+//     column to another key; timestamps may be yyyy-MM-dd'T'HH:mm:ss[.S]'Z',
+//     yyyy-[M]M-[d]d HH:mm:ss[.S] (UTC), epoch seconds, epoch milliseconds (an
+//     integer of 11 digits or more) or fractional epoch seconds.
+//     HiveJsonSerDe: keys match ignoring case; timestamps are
+//     java.sql.Timestamp's yyyy-[m]m-[d]d hh:mm:ss[.f...] unless
+//     TimestampFormats gives Joda-Time patterns (y M d H h m s S a E Z,
+//     quoted literals) or "millis". Integers must be integral and in range,
+//     numeric strings are accepted, unknown keys ignored, missing keys null.
+//   - Output: ParquetSerDe Compression SNAPPY (default), GZIP or
+//     UNCOMPRESSED; BlockSizeBytes (row group size, at least 64 MiB, default
+//     256 MiB); PageSizeBytes (at least 64 KiB, default 1 MiB);
+//     EnableDictionaryCompression (default off); WriterVersion V1/V2 (data
+//     page version). Every column is OPTIONAL; timestamps are INT96, as
+//     Hive's Parquet writer stores them; dates are DATE. OrcSerDe is
+//     refused. Objects are named as other objects (FileExtension, if set, is
+//     the extension).
+//   - Limits: CompressionFormat must be UNCOMPRESSED; BufferingHints
+//     SizeInMBs must be at least 64 (default 128 with conversion) unless
+//     Config.AllowSmallBuffers (-allow-small-buffers) is set.
+//   - Failures: a record that does not convert (not JSON, an array, a value
+//     of the wrong type or out of range, an unreadable timestamp) is written
+//     to the error prefix with !{firehose:error-output-type}
+//     format-conversion-failed as one JSON line per record: attemptsMade,
+//     arrivalTimestamp, lastErrorCode DataFormatConversion.MalformedData,
+//     lastErrorMessage, attemptEndingTimestamp, rawData (base64),
+//     sequenceNumber, subSequenceNumber, dataCatalogTable.
+//
+// # Dynamic partitioning
+//
+// DynamicPartitioningConfiguration Enabled (ExtendedS3): ErrorOutputPrefix
+// is required, Prefix must hold at least one !{partitionKeyFromQuery:name}
+// (ErrorOutputPrefix none), IntervalInSeconds must be above 0, and an
+// enabled ProcessingConfiguration needs a MetadataExtraction processor
+// (MetadataExtractionQuery, JsonParsingEngine JQ-1.6) whose query (run by
+// gojq) yields an object; each key the prefix names must be a string,
+// number or boolean. RecordDeAggregation (SubRecordType JSON: consecutive
+// or newline-separated objects; DELIMITED: Delimiter base64-encoded) first
+// splits a record into at most 500 records. Each evaluated prefix is a
+// partition with its own buffer, sealed by the buffering hints on its own
+// (timestamps in the prefix are the arrival time). A record whose keys
+// cannot be extracted goes to the error prefix as partitioning-failed
+// (errorCode DynamicPartitioning.MetadataExtractionFailed, rawData); a
+// record for a new partition when Config.ActivePartitionLimit (default
+// 500; -active-partition-limit) partitions hold undelivered data goes there
+// as activePartitionExceeded. Format conversion applies after partitioning.
 //
 // # Redshift
 //
@@ -173,6 +242,10 @@
 //   - Timestamps are UTC only (CustomTimeZone other than UTC is refused).
 //   - Creation is asynchronous but takes Config.CreateDelay (100ms), not a
 //     minute; DeliveryStreamType is DirectPut only; VersionId stays 1.
+//   - The Glue table of format conversion is a file read at creation.
+//   - Dynamic partitioning has no multi-stage buffering (objects come after
+//     the buffering hint, not up to 1.5 times it) and no retry of failed
+//     partitions (S3 uploads are retried until they succeed).
 //
 // # Error types
 //
@@ -203,6 +276,7 @@
 //	                                    "objects_delivered", "records_delivered",
 //	                                    "bytes_delivered", "buffered_bytes",
 //	                                    "delivery_failures", "last_delivery_error",
+//	                                    "records_failed_conversion", "records_failed_partitioning",
 //	                                    Redshift: "objects_pending_load", "loads_succeeded",
 //	                                    "rows_loaded", "load_attempts_failed",
 //	                                    "loads_failed", "objects_skipped", "last_load_error"}

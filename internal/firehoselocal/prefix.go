@@ -29,6 +29,7 @@ const (
 	segTimestamp
 	segRandomString
 	segErrorOutputType
+	segPartitionKey // literal holds the key name
 )
 
 type segment struct {
@@ -43,6 +44,7 @@ type prefixTemplate struct {
 	expressions  bool // the configured text had at least one !{...}
 	timestamp    bool // ... a !{timestamp:...}
 	errorOutType bool // ... a !{firehose:error-output-type}
+	partitionKey bool // ... a !{partitionKeyFromQuery:...}
 }
 
 // prefixRuleError answers a broken prefix rule the way the service words
@@ -55,6 +57,8 @@ func prefixRuleError(format string, args ...any) *apiError {
 // parsePrefix parses the text of a Prefix or ErrorOutputPrefix member
 // (named by field in messages). It checks the syntax only; the rules that
 // tie Prefix and ErrorOutputPrefix together are checked by the caller.
+// !{partitionKeyFromQuery:name} is parsed; whether it is allowed is the
+// caller's rule too.
 func parsePrefix(field, text string) (prefixTemplate, error) {
 	var p prefixTemplate
 	rest := text
@@ -98,9 +102,14 @@ func parsePrefix(field, text string) (prefixTemplate, error) {
 			default:
 				return p, prefixRuleError("Unsupported value %q for namespace firehose in %s; valid values are random-string and error-output-type", value, field)
 			}
-		case "partitionKeyFromQuery", "partitionKeyFromLambda":
-			// Valid only with dynamic partitioning, which is refused anyway.
-			return p, unsupported("!{" + ns + ":...} in " + field + " (dynamic partitioning)")
+		case "partitionKeyFromQuery":
+			if value == "" {
+				return p, prefixRuleError("!{partitionKeyFromQuery:} in %s names no key", field)
+			}
+			p.segments = append(p.segments, segment{kind: segPartitionKey, literal: value})
+			p.partitionKey = true
+		case "partitionKeyFromLambda":
+			return p, unsupported("!{partitionKeyFromLambda:...} in " + field + " (Lambda processors are not emulated)")
 		default:
 			return p, prefixRuleError("Unsupported namespace %q in %s; valid namespaces are firehose, timestamp, partitionKeyFromQuery and partitionKeyFromLambda", ns, field)
 		}
@@ -131,8 +140,14 @@ func (p prefixTemplate) withDefaultTimestamp() prefixTemplate {
 
 // eval renders the prefix for an object whose oldest record arrived at t:
 // every timestamp expression is the same instant (UTC), every random-string
-// a new 11-character string.
+// a new 11-character string, every partitionKeyFromQuery the record's key.
 func (p *prefixTemplate) eval(t time.Time, errorOutputType string) string {
+	return p.evalKeys(t, errorOutputType, nil, true)
+}
+
+// evalKeys is eval with partition keys; without random strings it gives a
+// partition's identity.
+func (p *prefixTemplate) evalKeys(t time.Time, errorOutputType string, keys map[string]string, random bool) string {
 	t = t.UTC()
 	var b strings.Builder
 	for _, s := range p.segments {
@@ -142,9 +157,17 @@ func (p *prefixTemplate) eval(t time.Time, errorOutputType string) string {
 		case segTimestamp:
 			formatJava(&b, s.format, t)
 		case segRandomString:
-			b.WriteString(uuid.NewString()[:randomStringLen])
+			if random {
+				b.WriteString(uuid.NewString()[:randomStringLen])
+			}
 		case segErrorOutputType:
 			b.WriteString(errorOutputType)
+		case segPartitionKey:
+			if v, ok := keys[s.literal]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(strings.Repeat("k", maxPartitionKeyLen)) // length checks: the widest value
+			}
 		}
 	}
 	return b.String()
@@ -158,6 +181,10 @@ var widestInstant = time.Date(2099, 12, 28, 23, 59, 59, 999999999, time.UTC)
 // longestErrorOutputType is the longest value !{firehose:error-output-type}
 // takes for the destinations firehose-local emulates.
 const longestErrorOutputType = "format-conversion-failed"
+
+// maxPartitionKeyLen is what a partition key counts for in the 512-character
+// check at creation; longer values are checked per object.
+const maxPartitionKeyLen = 1
 
 func checkEvaluatedLength(field string, p *prefixTemplate) error {
 	if n := len(p.eval(widestInstant, longestErrorOutputType)); n > maxEvaluatedPrefix {

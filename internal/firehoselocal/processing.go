@@ -50,35 +50,57 @@ func checkProcessing(v *violations, path string, c *processingConfiguration) {
 }
 
 // buildProcessing applies a ProcessingConfiguration that passed
-// checkProcessing: it reports whether records get a newline appended. Only
-// AppendDelimiterToRecord is emulated; any other processor type is refused
-// by name. A configuration with Enabled absent or false processes nothing,
-// but its processors are still validated, as they would be on enabling it.
-func buildProcessing(c *processingConfiguration) (appendNewline bool, err error) {
+// checkProcessing. AppendDelimiterToRecord is emulated always;
+// RecordDeAggregation and MetadataExtraction only with dynamic partitioning
+// (the service accepts them only there); any other processor type is
+// refused by name. A configuration with Enabled absent or false processes
+// nothing, but its processors are still validated, as they would be on
+// enabling it.
+func buildProcessing(c *processingConfiguration, dynamic bool) (*processing, error) {
+	p := &processing{}
 	if c == nil {
-		return false, nil
+		return p, nil
 	}
 	var others []string
-	for _, p := range c.Processors {
-		if *p.Type != "AppendDelimiterToRecord" {
-			if !slices.Contains(others, *p.Type) {
-				others = append(others, *p.Type)
+	for _, proc := range c.Processors {
+		switch t := *proc.Type; {
+		case t == "AppendDelimiterToRecord":
+			for _, param := range proc.Parameters {
+				name, value := *param.ParameterName, *param.ParameterValue
+				switch {
+				case name == "Delimiter" && (value == `\n` || value == "\n"):
+				case name == "Delimiter":
+					return nil, unsupported(fmt.Sprintf("The AppendDelimiterToRecord Delimiter %q (only a newline)", value))
+				default:
+					return nil, invalidArgument("Processor parameter %s is not valid for processor type AppendDelimiterToRecord", name)
+				}
 			}
-			continue
-		}
-		for _, param := range p.Parameters {
-			name, value := *param.ParameterName, *param.ParameterValue
-			switch {
-			case name == "Delimiter" && (value == `\n` || value == "\n"):
-			case name == "Delimiter":
-				return false, unsupported(fmt.Sprintf("The AppendDelimiterToRecord Delimiter %q (only a newline)", value))
-			default:
-				return false, invalidArgument("Processor parameter %s is not valid for processor type AppendDelimiterToRecord", name)
+			p.appendNewline = true
+		case (t == "RecordDeAggregation" || t == "MetadataExtraction") && !dynamic:
+			return nil, invalidArgument("Processor type %s requires DynamicPartitioningConfiguration to be enabled", t)
+		case t == "RecordDeAggregation":
+			typ, delim, err := buildDeaggregation(proc.Parameters)
+			if err != nil {
+				return nil, err
+			}
+			p.deaggregate, p.delimiter = typ, delim
+		case t == "MetadataExtraction":
+			code, text, err := buildExtraction(proc.Parameters)
+			if err != nil {
+				return nil, err
+			}
+			p.query, p.queryText = code, text
+		default:
+			if !slices.Contains(others, t) {
+				others = append(others, t)
 			}
 		}
 	}
 	if len(others) > 0 {
-		return false, invalidArgument("Processor type(s) %s are not supported by firehose-local; only AppendDelimiterToRecord is", strings.Join(others, ", "))
+		return nil, invalidArgument("Processor type(s) %s are not supported by firehose-local; only AppendDelimiterToRecord, and with dynamic partitioning RecordDeAggregation and MetadataExtraction, are", strings.Join(others, ", "))
 	}
-	return c.Enabled != nil && *c.Enabled && len(c.Processors) > 0, nil
+	if c.Enabled == nil || !*c.Enabled {
+		return &processing{}, nil
+	}
+	return p, nil
 }

@@ -97,8 +97,11 @@ func TestProcessingErrors(t *testing.T) {
 		{"lambda", &types.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []types.Processor{lambda}},
 			"InvalidArgumentException", "Processor type(s) Lambda are not supported by firehose-local"},
 		{"several kinds named", &types.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []types.Processor{
-			{Type: types.ProcessorTypeAppendDelimiterToRecord}, lambda, {Type: types.ProcessorTypeRecordDeAggregation},
-		}}, "InvalidArgumentException", "Lambda, RecordDeAggregation"},
+			{Type: types.ProcessorTypeAppendDelimiterToRecord}, lambda, {Type: types.ProcessorTypeCloudWatchLogProcessing},
+		}}, "InvalidArgumentException", "Lambda, CloudWatchLogProcessing"},
+		{"deaggregation without dynamic partitioning", &types.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []types.Processor{
+			{Type: types.ProcessorTypeRecordDeAggregation, Parameters: []types.ProcessorParameter{{ParameterName: types.ProcessorParameterNameSubRecordType, ParameterValue: aws.String("JSON")}}},
+		}}, "InvalidArgumentException", "RecordDeAggregation requires DynamicPartitioningConfiguration"},
 		{"other delimiter", appendDelimiter(types.ProcessorParameter{ParameterName: types.ProcessorParameterNameDelimiter, ParameterValue: aws.String(",")}),
 			"InvalidArgumentException", "Delimiter \",\""},
 		{"unknown type", &types.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []types.Processor{{Type: "Uppercase"}}},

@@ -156,7 +156,7 @@ func buildRedshiftDestination(c *redshiftDestinationConfiguration) (destination,
 		}
 		d.backup = &b
 	}
-	if d.appendNewline, err = buildProcessing(c.ProcessingConfiguration); err != nil {
+	if d.proc, err = buildProcessing(c.ProcessingConfiguration, false); err != nil {
 		return d, err
 	}
 	d.processing = c.ProcessingConfiguration

@@ -42,6 +42,19 @@ type Config struct {
 	// the destination's Username and Password. Empty: Redshift destinations
 	// are refused with InvalidArgumentException.
 	RedshiftPostgresURL string
+	// GlueTablesDir holds the table definitions that stand in for the Glue
+	// Data Catalog in format conversion: <dir>/<database>/<table>.json (see
+	// the package documentation). Empty: format conversion is refused.
+	GlueTablesDir string
+	// AllowSmallBuffers accepts BufferingHints.SizeInMBs below the 64 MiB
+	// the service requires with format conversion, for local development
+	// (objects after a few records instead of 64 MiB).
+	AllowSmallBuffers bool
+	// ActivePartitionLimit bounds a dynamically partitioned stream's
+	// partitions with buffered data (default 500, the service's quota);
+	// records for a new partition beyond it go to the error prefix
+	// (activePartitionExceeded).
+	ActivePartitionLimit int
 }
 
 const (
@@ -90,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.CreateDelay == 0 {
 		cfg.CreateDelay = defaultCreateDelay
+	}
+	if cfg.ActivePartitionLimit <= 0 {
+		cfg.ActivePartitionLimit = defaultActivePartitionLimit
 	}
 	if cfg.FlushTick <= 0 {
 		cfg.FlushTick = defaultFlushTick

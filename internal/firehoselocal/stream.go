@@ -1,7 +1,10 @@
 package firehoselocal
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -18,13 +21,20 @@ const (
 	versionID = "1"
 )
 
-// batch is a run of records that becomes one S3 object.
+// batch is a run of records that becomes one S3 object: records as they
+// came (data), converted rows (format conversion), or the JSON error
+// documents of records that failed (errType set).
 type batch struct {
 	data    []byte
+	rows    [][]any // format conversion: the rows, encoded to Parquet at upload
+	size    int     // bytes counted against the size hint and in the stats
 	records int
 	oldest  time.Time // arrival of the first record: names the object
-	key     string    // set when sealed, kept across retries
-	body    []byte    // encoded object, computed on the first upload attempt
+	part    string    // the open-buffer map key: partition identity, or the error type
+	keys    map[string]string
+	errType string // !{firehose:error-output-type} of an error object
+	key     string // set when sealed, kept across retries
+	body    []byte // encoded object, computed on the first upload attempt
 	// S3BackupMode Enabled: the same records are also written here.
 	backupKey  string
 	backupBody []byte
@@ -58,8 +68,10 @@ type stream struct {
 
 	mu      sync.Mutex
 	state   string
-	cur     *batch   // open batch, nil when empty
-	sealed  []*batch // waiting for upload, oldest first
+	open    map[string]*batch // open batches by partition ("" without dynamic partitioning) or error type
+	sealed  []*batch          // waiting for upload, oldest first
+	seq     int64             // records accepted: error documents' sequence numbers
+	limit   int               // dynamic partitioning: active partitions at most
 	faults  Faults
 	rng     *rand.Rand
 	stats   StreamStats
@@ -86,6 +98,7 @@ func newStream(name, arn string, created time.Time, d destination) *stream {
 		stagingDone: make(chan struct{}),
 		state:       statusCreating,
 		rng:         newRand(0),
+		open:        map[string]*batch{},
 	}
 }
 
@@ -111,46 +124,166 @@ func (st *stream) acceptingLocked(s *Server) error {
 	return nil
 }
 
-// appendLocked buffers one record that arrived at now, followed by a
-// newline when the AppendDelimiterToRecord processor is on. It seals the
-// open batch first when the record would take it past the size hint, and
-// after when the record fills it, so objects stay within SizeInMBs (a
-// record is at most 1,024,000 bytes, below the 1 MiB minimum hint). Caller
-// holds mu.
+// appendLocked takes one record that arrived at now through the
+// destination's processing: record deaggregation and partition keys
+// (dynamic partitioning), format conversion, AppendDelimiterToRecord. What
+// fails goes, as an error document, to an error object. Caller holds mu.
 func (st *stream) appendLocked(data []byte, now time.Time) {
-	n := len(data)
-	if st.dest.appendNewline {
-		n++
-	}
-	limit := st.dest.sizeThreshold()
-	if st.cur != nil && len(st.cur.data)+n > limit {
-		st.sealLocked()
-	}
-	if st.cur == nil {
-		st.cur = &batch{oldest: now}
-	}
-	st.cur.data = append(st.cur.data, data...)
-	if st.dest.appendNewline {
-		st.cur.data = append(st.cur.data, '\n')
-	}
-	st.cur.records++
 	st.stats.RecordsAccepted++
 	st.stats.BytesAccepted += int64(len(data))
-	st.stats.BufferedBytes += int64(n)
-	if len(st.cur.data) >= limit {
-		st.sealLocked()
+	st.seq++
+	d := &st.dest
+	if !d.dynamic && d.conv == nil {
+		st.addLocked("", nil, data, nil, now)
+		return
+	}
+	subs := [][]byte{data}
+	if d.dynamic && d.proc.deaggregate != "" {
+		var err error
+		if subs, err = d.proc.deaggregateRecord(data); err != nil {
+			st.partitionFailedLocked(data, extractionFailedCode, partitioningErrorType, err, now)
+			return
+		}
+	}
+	for _, sub := range subs {
+		part, keys := "", map[string]string(nil)
+		if d.dynamic {
+			var err error
+			if keys, err = d.proc.partitionKeys(sub, d.keyNames); err != nil {
+				st.partitionFailedLocked(sub, extractionFailedCode, partitioningErrorType, err, now)
+				continue
+			}
+			part = d.keyPrefix.evalKeys(now, "", keys, false)
+			if len(part) > maxEvaluatedPrefix {
+				st.partitionFailedLocked(sub, extractionFailedCode, partitioningErrorType,
+					fmt.Errorf("the prefix evaluates to %d characters, more than %d", len(part), maxEvaluatedPrefix), now)
+				continue
+			}
+			if _, open := st.open[part]; !open && st.activePartitionsLocked() >= st.limit {
+				st.partitionFailedLocked(sub, activePartitionCode, activePartitionErrorType,
+					fmt.Errorf("the stream has %d active partitions, its limit", st.limit), now)
+				continue
+			}
+		}
+		if d.conv == nil {
+			st.addLocked(part, keys, sub, nil, now)
+			continue
+		}
+		rows, err := d.conv.convertRecord(sub)
+		if err != nil {
+			doc, _ := json.Marshal(conversionFailure{
+				AttemptsMade: 1, ArrivalTimestamp: now.UnixMilli(), LastErrorCode: malformedDataCode,
+				LastErrorMessage: err.Error(), AttemptEndingTimestamp: now.UnixMilli(), RawData: sub,
+				SequenceNumber: strconv.FormatInt(st.seq, 10), DataCatalogTable: d.conv.catalog,
+			})
+			st.addErrorLocked(conversionErrorType, doc, now)
+			st.stats.RecordsFailedConversion++
+			continue
+		}
+		st.addLocked(part, keys, sub, rows, now)
 	}
 }
 
-// sealLocked closes the open batch and queues it for upload under a key
-// fixed now, so that retries overwrite the same object. Caller holds mu.
-func (st *stream) sealLocked() {
-	b := st.cur
-	if b == nil {
-		return
+// partitionFailedLocked writes a record's error document under the error
+// prefix with the given error type.
+func (st *stream) partitionFailedLocked(data []byte, code, errType string, err error, now time.Time) {
+	doc, _ := json.Marshal(partitioningFailure{
+		AttemptsMade: 1, ArrivalTimestamp: now.UnixMilli(), ErrorCode: code, ErrorMessage: err.Error(),
+		AttemptEndingTimestamp: now.UnixMilli(), RawData: data,
+	})
+	st.addErrorLocked(errType, doc, now)
+	st.stats.RecordsFailedPartitioning++
+}
+
+func (st *stream) addErrorLocked(errType string, doc []byte, now time.Time) {
+	b := st.batchLocked("\x00"+errType, nil, now)
+	b.errType = errType
+	b.data = append(append(b.data, doc...), '\n')
+	b.records++
+	b.size += len(doc) + 1
+	st.stats.BufferedBytes += int64(len(doc) + 1)
+	st.sealIfFullLocked(b)
+}
+
+// activePartitionsLocked counts partitions with data not yet delivered.
+func (st *stream) activePartitionsLocked() int {
+	seen := map[string]bool{}
+	for part, b := range st.open {
+		if b.errType == "" {
+			seen[part] = true
+		}
 	}
-	st.cur = nil
-	b.key = objectKey(&st.dest.s3Target, st.name, b.oldest, uuid.NewString())
+	for _, b := range st.sealed {
+		if b.errType == "" {
+			seen[b.part] = true
+		}
+	}
+	return len(seen)
+}
+
+// batchLocked returns the open batch of part, opening it.
+func (st *stream) batchLocked(part string, keys map[string]string, now time.Time) *batch {
+	b := st.open[part]
+	if b == nil {
+		b = &batch{oldest: now, part: part, keys: keys}
+		st.open[part] = b
+	}
+	return b
+}
+
+// addLocked buffers one (sub-)record in its partition's batch, followed by
+// a newline when the AppendDelimiterToRecord processor is on, or its
+// converted rows. It seals the batch first when the record would take it
+// past the size hint, and after when the record fills it, so objects stay
+// within SizeInMBs (a record is at most 1,024,000 bytes, below the 1 MiB
+// minimum hint).
+func (st *stream) addLocked(part string, keys map[string]string, data []byte, rows [][]any, now time.Time) {
+	n := len(data)
+	if st.dest.proc.appendNewline && rows == nil {
+		n++
+	}
+	if b := st.open[part]; b != nil && b.size+n > st.dest.sizeThreshold() {
+		st.sealBatchLocked(b)
+	}
+	b := st.batchLocked(part, keys, now)
+	if rows != nil {
+		b.rows = append(b.rows, rows...)
+	} else {
+		b.data = append(b.data, data...)
+		if st.dest.proc.appendNewline {
+			b.data = append(b.data, '\n')
+		}
+	}
+	b.size += n
+	b.records++
+	st.stats.BufferedBytes += int64(n)
+	st.sealIfFullLocked(b)
+}
+
+func (st *stream) sealIfFullLocked(b *batch) {
+	if b.size >= st.dest.sizeThreshold() {
+		st.sealBatchLocked(b)
+	}
+}
+
+// sealLocked seals every open batch. Caller holds mu.
+func (st *stream) sealLocked() {
+	for _, b := range st.open {
+		st.sealBatchLocked(b)
+	}
+}
+
+// sealBatchLocked closes b and queues it for upload under a key fixed now,
+// so that retries overwrite the same object. Caller holds mu.
+func (st *stream) sealBatchLocked(b *batch) {
+	delete(st.open, b.part)
+	t := &st.dest.s3Target
+	switch {
+	case b.errType != "":
+		b.key = t.errPrefix.eval(b.oldest, b.errType) + objectName(st.name, b.oldest, uuid.NewString()) + t.extension()
+	default:
+		b.key = t.keyPrefix.evalKeys(b.oldest, "", b.keys, true) + objectName(st.name, b.oldest, uuid.NewString()) + t.extension()
+	}
 	if st.dest.backup != nil {
 		b.backupKey = objectKey(st.dest.backup, st.name, b.oldest, uuid.NewString())
 	}
@@ -161,13 +294,15 @@ func (st *stream) sealLocked() {
 	}
 }
 
-// sealIfDue applies the interval trigger: the open batch is sealed once its
+// sealIfDue applies the interval trigger: an open batch is sealed once its
 // oldest record has waited IntervalInSeconds.
 func (st *stream) sealIfDue(now time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.cur != nil && now.Sub(st.cur.oldest) >= time.Duration(st.dest.intervalSec)*time.Second {
-		st.sealLocked()
+	for _, b := range st.open {
+		if now.Sub(b.oldest) >= time.Duration(st.dest.intervalSec)*time.Second {
+			st.sealBatchLocked(b)
+		}
 	}
 }
 
@@ -189,8 +324,8 @@ func (st *stream) delivered(b *batch) {
 	st.sealed = st.sealed[1:]
 	st.stats.ObjectsDelivered++
 	st.stats.RecordsDelivered += int64(b.records)
-	st.stats.BytesDelivered += int64(len(b.data))
-	st.stats.BufferedBytes -= int64(len(b.data))
+	st.stats.BytesDelivered += int64(b.size)
+	st.stats.BufferedBytes -= int64(b.size)
 	if st.dest.kind != kindRedshift {
 		return
 	}

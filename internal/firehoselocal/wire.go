@@ -28,10 +28,6 @@ type encryptionConfiguration struct {
 	KMSEncryptionConfig json.RawMessage `json:",omitempty"`
 }
 
-type enabledFlag struct {
-	Enabled *bool
-}
-
 type processorParameter struct {
 	ParameterName  *string
 	ParameterValue *string
@@ -63,12 +59,77 @@ type s3DestinationConfiguration struct {
 
 	// Extended only.
 	ProcessingConfiguration           *processingConfiguration
-	DataFormatConversionConfiguration *enabledFlag
-	DynamicPartitioningConfiguration  *enabledFlag
+	DataFormatConversionConfiguration *dataFormatConversionConfiguration
+	DynamicPartitioningConfiguration  *dynamicPartitioningConfiguration
 	S3BackupMode                      *string
 	S3BackupConfiguration             json.RawMessage
 	FileExtension                     *string
 	CustomTimeZone                    *string
+}
+
+// dataFormatConversionConfiguration is read from requests and echoed in
+// descriptions.
+type dataFormatConversionConfiguration struct {
+	Enabled                   *bool                      `json:",omitempty"`
+	SchemaConfiguration       *schemaConfiguration       `json:",omitempty"`
+	InputFormatConfiguration  *inputFormatConfiguration  `json:",omitempty"`
+	OutputFormatConfiguration *outputFormatConfiguration `json:",omitempty"`
+}
+
+type schemaConfiguration struct {
+	RoleARN      *string `json:",omitempty"`
+	CatalogId    *string `json:",omitempty"`
+	DatabaseName *string `json:",omitempty"`
+	TableName    *string `json:",omitempty"`
+	Region       *string `json:",omitempty"`
+	VersionId    *string `json:",omitempty"`
+}
+
+type inputFormatConfiguration struct {
+	Deserializer *deserializer `json:",omitempty"`
+}
+
+type deserializer struct {
+	OpenXJsonSerDe *openXJSONSerDe `json:",omitempty"`
+	HiveJsonSerDe  *hiveJSONSerDe  `json:",omitempty"`
+}
+
+type openXJSONSerDe struct {
+	ConvertDotsInJsonKeysToUnderscores *bool             `json:",omitempty"`
+	CaseInsensitive                    *bool             `json:",omitempty"`
+	ColumnToJsonKeyMappings            map[string]string `json:",omitempty"`
+}
+
+type hiveJSONSerDe struct {
+	TimestampFormats []string `json:",omitempty"`
+}
+
+type outputFormatConfiguration struct {
+	Serializer *serializer `json:",omitempty"`
+}
+
+type serializer struct {
+	ParquetSerDe *parquetSerDe  `json:",omitempty"`
+	OrcSerDe     map[string]any `json:",omitempty"`
+}
+
+type parquetSerDe struct {
+	BlockSizeBytes              *int32  `json:",omitempty"`
+	PageSizeBytes               *int32  `json:",omitempty"`
+	Compression                 *string `json:",omitempty"`
+	EnableDictionaryCompression *bool   `json:",omitempty"`
+	MaxPaddingBytes             *int32  `json:",omitempty"`
+	WriterVersion               *string `json:",omitempty"`
+}
+
+// dynamicPartitioningConfiguration is read from requests and echoed.
+type dynamicPartitioningConfiguration struct {
+	Enabled      *bool                  `json:",omitempty"`
+	RetryOptions *partitionRetryOptions `json:",omitempty"`
+}
+
+type partitionRetryOptions struct {
+	DurationInSeconds *int32 `json:",omitempty"`
 }
 
 type copyCommand struct {
@@ -158,9 +219,11 @@ type s3DestinationDescription struct {
 
 type extendedS3DestinationDescription struct {
 	s3DestinationDescription
-	ProcessingConfiguration *processingConfiguration `json:",omitempty"`
-	S3BackupMode            string
-	FileExtension           string `json:",omitempty"`
+	ProcessingConfiguration           *processingConfiguration `json:",omitempty"`
+	S3BackupMode                      string
+	FileExtension                     string                             `json:",omitempty"`
+	DataFormatConversionConfiguration *dataFormatConversionConfiguration `json:",omitempty"`
+	DynamicPartitioningConfiguration  *dynamicPartitioningConfiguration  `json:",omitempty"`
 }
 
 type copyCommandDescription struct {

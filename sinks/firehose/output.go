@@ -60,6 +60,10 @@ type Options struct {
 	Logger                   *slog.Logger
 	// Hooks receives one FirehoseCall per PutRecordBatch attempt.
 	Hooks metrics.Hooks
+	// MaxRowsPerRecord caps the rows packed into one Firehose record (0:
+	// no cap, only MaxRecordBytes). Dynamic partitioning deaggregates at
+	// most 500 JSON objects per record; set 500 for such streams.
+	MaxRowsPerRecord int
 }
 
 // Stats are cumulative counters.

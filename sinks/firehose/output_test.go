@@ -308,3 +308,22 @@ func TestOutputSendsOversizeRowsToDeadLetter(t *testing.T) {
 		t.Fatalf("delivered rows %d ids %v, want only the small row", res.Rows, res.IDs)
 	}
 }
+
+// MaxRowsPerRecord caps the rows of a record (dynamic partitioning splits
+// at most 500 JSON objects out of one): 20,000 rows (about 6 records
+// without the cap) go out in at least 40 records, every row once.
+func TestOutputMaxRowsPerRecord(t *testing.T) {
+	e := newEnv(t)
+	e.stream(t, "capped", firehoselocal.Faults{})
+	o := e.output(t, "capped", func(o *fhout.Options) { o.MaxRowsPerRecord = 500 })
+	batches, ids := e.batches(t, 3, 40, 500)
+	log := writeAll(t, o, batches)
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	log.all.Wait()
+	exactlyOnce(t, e.collect(t, "capped", len(ids)), ids)
+	if s := o.Stats(); s.Records < int64((len(ids)+499)/500) || s.Records > int64(len(ids)/250) {
+		t.Fatalf("%d rows in %d records, want records of at most (and mostly) 500 rows", s.Rows, s.Records)
+	}
+}

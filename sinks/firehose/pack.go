@@ -12,6 +12,7 @@ type packer struct {
 	lastCall uint64 // the previous write's last call: acks stay in order
 	timer    *time.Timer
 	timerC   <-chan time.Time
+	lastRows int // rows in the current request's last record
 }
 
 // pack owns the request under construction. It appends each write's lines to
@@ -76,9 +77,11 @@ func (p *packer) appendLine(line []byte) {
 		p.dispatch()
 	}
 	req := p.cur
-	if n := len(req.records); n > 0 && len(req.records[n-1])+len(line) <= MaxRecordBytes {
+	if n := len(req.records); n > 0 && len(req.records[n-1])+len(line) <= MaxRecordBytes &&
+		(p.o.opts.MaxRowsPerRecord <= 0 || p.lastRows < p.o.opts.MaxRowsPerRecord) {
 		req.records[n-1] = append(req.records[n-1], line...)
 		req.bytes += len(line)
+		p.lastRows++
 		return
 	}
 	if len(req.records) == MaxRecordsPerCall {
@@ -88,6 +91,7 @@ func (p *packer) appendLine(line []byte) {
 	rec := make([]byte, 0, min(MaxRecordBytes, max(64*1024, 2*len(line))))
 	req.records = append(req.records, append(rec, line...))
 	req.bytes += len(line)
+	p.lastRows = 1
 }
 
 // dispatch hands the current request to a sender (blocking while all

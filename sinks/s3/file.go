@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/shardflow/shardflow/sinks/encode"
 )
 
@@ -23,6 +25,15 @@ type file struct {
 	// failed is set by the uploader when it gave up: Write then rolls the
 	// file and opens a new one rather than add rows that cannot land.
 	failed atomic.Bool
+
+	// Exactly-once only: the segment the file belongs to, the positions of
+	// its first and last rows, the rows not yet handed to pw (retained
+	// slices, fewer than a canonical chunk), and, once uploaded, its size.
+	seg         *segment
+	first, last position
+	pending     []arrow.RecordBatch
+	pendingRows int
+	bytes       int64
 }
 
 // openLocked opens the file of partition hour, rolling the oldest open file

@@ -29,6 +29,8 @@ const (
 	DefaultMaxOpenFiles       = 16
 	DefaultRowGroupBytes      = 32 << 20
 	DefaultRetryTimeout       = 5 * time.Minute
+	DefaultRollRecords        = 1_000_000
+	DefaultIdleGrace          = 2 * time.Second
 	defaultRetryBase          = 100 * time.Millisecond
 	defaultRetryMaxDelay      = 10 * time.Second
 )
@@ -54,14 +56,18 @@ type Options struct {
 	// memory.
 	RowGroupRows  int
 	RowGroupBytes int64
-	// RollBytes closes a file once it is about this large (default 128 MiB).
+	// RollBytes closes a file (exactly-once: a segment) once it is about
+	// this large (default 128 MiB).
 	RollBytes int64
-	// RollInterval closes a file this long after it was opened (default 5m).
-	// Acks wait for the upload, so this bounds how far checkpoints lag.
+	// RollInterval closes a file this long after it was opened (default
+	// 5m). Exactly-once: a segment spans at most this much of its rows'
+	// arrival times. Acks wait for the upload, so this bounds how far
+	// checkpoints lag.
 	RollInterval time.Duration
 	// PartitionBy is "arrival" (default: the arrival time of each batch's
-	// first row) or "event:<column>" (a timestamp column of Schema; a row
-	// whose value is null falls back to its arrival time).
+	// first row; exactly-once: of each row) or "event:<column>" (a
+	// timestamp column of Schema; a row whose value is null falls back to
+	// its arrival time).
 	PartitionBy string
 	// PartSize is the size of multipart upload parts (default 8 MiB, at
 	// least 5 MiB). A file no larger than one part is sent with PutObject.
@@ -69,7 +75,8 @@ type Options struct {
 	// MaxInFlightUploads bounds concurrent S3 calls (default 4).
 	MaxInFlightUploads int
 	// MaxOpenFiles bounds the partitions open at once (default 16); opening
-	// one more rolls the oldest.
+	// one more rolls the oldest. Exactly-once: the partitions of one
+	// segment; a row of one more ends the segment.
 	MaxOpenFiles int
 	// RetryTimeout bounds how long one S3 call is retried (default 5m);
 	// past it the file is given up on and its writes ack with the error.
@@ -88,6 +95,20 @@ type Options struct {
 	// about to be retried (call names the operation and key). It must not
 	// block: it runs on the upload goroutine.
 	OnRetry func(call string, attempt int, err error)
+
+	// ExactlyOnce writes each shard's rows as a chain of segments whose
+	// objects are named by shard and sequence range and cut at points of
+	// the input, so that a replay rewrites the same objects (see the
+	// package documentation). Batches must carry Shard and one Origin per
+	// row with its sequence number and arrival time.
+	ExactlyOnce bool
+	// RollRecords ends an exactly-once segment after this many rows
+	// (default 1,000,000).
+	RollRecords int64
+	// IdleGrace: an exactly-once segment of a shard that got no row for
+	// this long is sealed by wall time once its first row is RollInterval
+	// old (default 2s).
+	IdleGrace time.Duration
 }
 
 // UploadResult describes one file.
@@ -111,6 +132,10 @@ type Stats struct {
 	Parts       int64 // multipart parts uploaded
 	Calls       int64 // S3 calls, retries included
 	Retries     int64
+	// Exactly-once: segments committed, and rows skipped because they were
+	// already in committed objects (a replay).
+	Segments int64
+	Skipped  int64
 }
 
 // Output is a flow.Output writing Parquet files to S3.
@@ -125,9 +150,12 @@ type Output struct {
 	ctx    context.Context // cancelled when Close gives up: aborts calls and retries
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	open   map[int64]*file // by partition hour (hours since the epoch)
-	closed bool
+	mu       sync.Mutex
+	open     map[int64]*file   // by partition hour (hours since the epoch)
+	chains   map[string]*chain // exactly-once: by shard
+	released map[string]bool   // exactly-once: shards released and not started since
+	closed   bool
+	draining bool // Drain was called: every write rolls at once
 
 	stopRoll  chan struct{}
 	rollDone  chan struct{}
@@ -140,7 +168,7 @@ type Output struct {
 	failed error // first file given up on
 
 	stats struct {
-		files, failedFiles, rows, bytes, parts, calls, retries atomic.Int64
+		files, failedFiles, rows, bytes, parts, calls, retries, segments, skipped atomic.Int64
 	}
 }
 
@@ -170,6 +198,8 @@ func New(opts Options) (*Output, error) {
 	setDefault(&opts.RetryTimeout, DefaultRetryTimeout)
 	setDefault(&opts.RetryBase, defaultRetryBase)
 	setDefault(&opts.RetryMaxDelay, defaultRetryMaxDelay)
+	setDefault(&opts.RollRecords, DefaultRollRecords)
+	setDefault(&opts.IdleGrace, DefaultIdleGrace)
 	if opts.PartSize < MinPartSize {
 		return nil, fmt.Errorf("s3: part size %d is below S3's minimum of %d", opts.PartSize, MinPartSize)
 	}
@@ -201,6 +231,8 @@ func New(opts Options) (*Output, error) {
 		eventCol: eventCol,
 		sem:      make(chan struct{}, opts.MaxInFlightUploads),
 		open:     map[int64]*file{},
+		chains:   map[string]*chain{},
+		released: map[string]bool{},
 		stopRoll: make(chan struct{}),
 		rollDone: make(chan struct{}),
 	}
@@ -227,6 +259,9 @@ func (o *Output) Write(ctx context.Context, b *flow.Batch, ack flow.Ack) error {
 	if b.Rows() > 0 && !b.Record.Schema().Equal(o.opts.Schema) {
 		return fmt.Errorf("s3: batch schema %s does not match the output's %s", b.Record.Schema(), o.opts.Schema)
 	}
+	if o.opts.ExactlyOnce {
+		return o.writeExactlyOnce(ctx, b, ack)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -252,6 +287,11 @@ func (o *Output) writeLocked(b *flow.Batch, pw *pendingWrite) error {
 		o.writeRunLocked(b.Record, r, pw)
 	}
 	o.stats.rows.Add(int64(b.Rows()))
+	if o.draining {
+		for _, f := range o.open {
+			o.rollLocked(f, nil)
+		}
+	}
 	return nil
 }
 
@@ -298,9 +338,7 @@ func (o *Output) Close(ctx context.Context) error {
 			<-o.rollDone
 			o.mu.Lock()
 			o.closed = true
-			for _, f := range o.open {
-				o.rollLocked(f, nil)
-			}
+			o.rollAllLocked()
 			o.mu.Unlock()
 		})
 		o.uploads.Wait()
@@ -330,6 +368,7 @@ func (o *Output) Stats() Stats {
 	return Stats{
 		Files: s.files.Load(), FailedFiles: s.failedFiles.Load(), Rows: s.rows.Load(), Bytes: s.bytes.Load(),
 		Parts: s.parts.Load(), Calls: s.calls.Load(), Retries: s.retries.Load(),
+		Segments: s.segments.Load(), Skipped: s.skipped.Load(),
 	}
 }
 
@@ -358,4 +397,5 @@ func (o *Output) rollExpired() {
 			o.rollLocked(f, nil)
 		}
 	}
+	o.rollIdleLocked(now)
 }

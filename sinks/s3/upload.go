@@ -25,6 +25,10 @@ const contentType = "application/vnd.apache.parquet"
 // resolves f's writes.
 func (o *Output) upload(f *file) {
 	defer o.uploads.Done()
+	if f.seg != nil {
+		o.uploadSegmentFile(f)
+		return
+	}
 	start := time.Now()
 	u := &multipart{o: o, f: f}
 	var (
@@ -301,4 +305,77 @@ func (o *Output) retry(what string, fn func(context.Context) error) error {
 			return fmt.Errorf("s3: %s: %w (%w)", what, errAborted, err)
 		}
 	}
+}
+
+// uploadSegmentFile is the uploader of an exactly-once file. Its key is
+// known only when the segment is sealed, so it holds the parts until then
+// (and until the segment's wall-time end, if any, is recorded), then writes
+// the object in one PutObject or a multipart upload.
+func (o *Output) uploadSegmentFile(f *file) {
+	start := time.Now()
+	u := &multipart{o: o, f: f}
+	var parts []part
+	var size int64
+	for p := range f.stream.parts {
+		size += int64(len(*p.buf))
+		if p.err != nil {
+			u.setErr(p.err)
+		}
+		parts = append(parts, p)
+	}
+	if u.err() == nil {
+		select {
+		case <-f.seg.ready:
+			u.setErr(f.seg.getErr())
+		case <-o.ctx.Done():
+			u.setErr(fmt.Errorf("s3: %s: %w", f.key, errAborted))
+		}
+	}
+	var etag string
+	switch {
+	case u.err() != nil:
+		for _, p := range parts {
+			o.recycle(p.buf)
+		}
+	case len(parts) == 1:
+		var err error
+		etag, err = o.putObject(f.key, *parts[0].buf)
+		u.setErr(err)
+		o.recycle(parts[0].buf)
+	default:
+		for _, p := range parts {
+			if u.err() != nil {
+				o.recycle(p.buf)
+				continue
+			}
+			u.part(p)
+		}
+		u.wg.Wait()
+		if u.id != "" && u.err() == nil {
+			var err error
+			etag, err = u.complete()
+			u.setErr(err)
+		}
+		if u.id != "" && u.err() != nil {
+			u.abort()
+		}
+	}
+	err := u.err()
+	f.bytes = size
+	nparts := 0
+	if u.id != "" {
+		nparts = len(u.done)
+	}
+	if err == nil {
+		o.stats.files.Add(1)
+		o.stats.bytes.Add(size)
+		o.log.Debug("file uploaded", "key", f.key, "rows", f.rows, "bytes", size, "parts", nparts,
+			"duration", time.Since(start))
+	} else if !errors.Is(err, ErrShardReleased) {
+		o.stats.failedFiles.Add(1)
+	}
+	if o.opts.OnUpload != nil {
+		o.opts.OnUpload(UploadResult{Key: f.key, Rows: f.rows, Bytes: size, Parts: nparts, ETag: etag, Err: err})
+	}
+	o.segmentFileDone(f, err)
 }

@@ -52,72 +52,8 @@ resource "aws_glue_catalog_database" "analytics" {
   name = "${local.name}_analytics"
 }
 
-resource "aws_glue_catalog_table" "events" {
-  database_name = aws_glue_catalog_database.analytics.name
-  name          = "events"
-  table_type    = "EXTERNAL_TABLE"
-
-  parameters = {
-    classification = "parquet"
-  }
-
-  partition_keys {
-    name = "dt"
-    type = "string"
-  }
-
-  partition_keys {
-    name = "hr"
-    type = "string"
-  }
-
-  storage_descriptor {
-    location      = "s3://${aws_s3_bucket.lake.id}/events/"
-    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-
-    ser_de_info {
-      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-    }
-
-    columns {
-      name = "event_id"
-      type = "string"
-    }
-    columns {
-      name = "user_id"
-      type = "string"
-    }
-    columns {
-      name = "page"
-      type = "string"
-    }
-    columns {
-      name = "country"
-      type = "string"
-    }
-    columns {
-      name = "ts"
-      type = "timestamp"
-    }
-    columns {
-      name = "price"
-      type = "double"
-    }
-    columns {
-      name = "user_agent"
-      type = "string"
-    }
-    columns {
-      name = "plan"
-      type = "string"
-    }
-    columns {
-      name = "price_cents"
-      type = "double"
-    }
-  }
-}
+# The events table (columns in glue/events.json) is created by the module
+# from that file: the file is also what firehose-local reads locally.
 
 # ---------------------------------------------------------------------------
 # The pipeline
@@ -162,7 +98,8 @@ module "clickstream" {
       format             = "parquet"
       buffering_size_mb  = 128
       glue_database_name = aws_glue_catalog_database.analytics.name
-      glue_table_name    = aws_glue_catalog_table.events.name
+      glue_table_name    = "events"
+      glue_table_file    = "${path.module}/glue/events.json"
     }
     dead-letter = {
       bucket_arn                 = aws_s3_bucket.lake.arn

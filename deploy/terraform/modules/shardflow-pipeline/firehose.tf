@@ -36,6 +36,57 @@ locals {
   )
 
   sse_key_type = var.firehose_kms_key_arn == null ? "AWS_OWNED_CMK" : "CUSTOMER_MANAGED_CMK"
+
+  # Parquet streams whose Glue table the module creates, from the same
+  # TableInput file firehose-local reads. The table's location is the
+  # stream's prefix up to its first expression (and last '/').
+  glue_tables = {
+    for k, s in var.s3_delivery_streams : k => {
+      database = s.glue_database_name
+      name     = s.glue_table_name
+      table    = jsondecode(file(s.glue_table_file))
+      location = "s3://${element(split(":::", s.bucket_arn), 1)}/${replace(regex("^[^!]*", coalesce(s.prefix, "${k}/")), "/[^/]*$/", "")}"
+    } if s.format == "parquet" && s.glue_table_file != null
+  }
+}
+
+resource "aws_glue_catalog_table" "parquet" {
+  for_each      = local.glue_tables
+  database_name = each.value.database
+  name          = each.value.name
+  description   = try(each.value.table.Description, null)
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    classification = "parquet"
+    EXTERNAL       = "TRUE"
+  }
+
+  dynamic "partition_keys" {
+    for_each = try(each.value.table.PartitionKeys, [])
+    content {
+      name = lower(partition_keys.value.Name)
+      type = partition_keys.value.Type
+    }
+  }
+
+  storage_descriptor {
+    location      = each.value.location
+    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    }
+
+    dynamic "columns" {
+      for_each = each.value.table.StorageDescriptor.Columns
+      content {
+        name = lower(columns.value.Name)
+        type = columns.value.Type
+      }
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_stream" "firehose" {
@@ -205,7 +256,7 @@ resource "aws_kinesis_firehose_delivery_stream" "s3" {
 
         schema_configuration {
           database_name = data_format_conversion_configuration.value.glue_database_name
-          table_name    = data_format_conversion_configuration.value.glue_table_name
+          table_name    = try(aws_glue_catalog_table.parquet[each.key].name, data_format_conversion_configuration.value.glue_table_name)
           role_arn      = aws_iam_role.firehose["s3-${each.key}"].arn
         }
       }

@@ -287,7 +287,9 @@ variable "s3_delivery_streams" {
   description = <<-EOT
     Firehose delivery streams to S3, keyed by a short id (the stream is named <name>-<id>). format "gzip"
     stores the NDJSON/CSV rows GZIP-compressed; "parquet" converts NDJSON rows to Parquet with the schema of
-    an existing Glue table (buffering_size_mb must then be >= 64).
+    a Glue table (buffering_size_mb must then be >= 64): the module creates it from glue_table_file, a Glue
+    TableInput JSON file (StorageDescriptor.Columns, PartitionKeys) that firehose-local reads too, or uses
+    an existing table when glue_table_file is null.
   EOT
   type = map(object({
     bucket_arn                 = string
@@ -299,6 +301,7 @@ variable "s3_delivery_streams" {
     buffering_interval_seconds = optional(number, 300)
     glue_database_name         = optional(string)
     glue_table_name            = optional(string)
+    glue_table_file            = optional(string)
   }))
   default = {}
 

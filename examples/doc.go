@@ -6,5 +6,6 @@
 // the local stack's endpoints) and changes only what makes it the test's
 // own and quick: unique stream, delivery stream, key and prefix names, and
 // shorter lease and idle times. Window sizes, formats, transforms and
-// outputs are the example's.
+// outputs are the example's. A test here must never rewrite an example into
+// something else to make it pass: what a user copies is what is tested.
 package examples

@@ -26,6 +26,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary shardflowBinary built (90 MB a run).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // shardflowBinary builds cmd/shardflow once per test process.
 func shardflowBinary(t *testing.T) string {
 	t.Helper()
@@ -60,6 +69,8 @@ type worker struct {
 	stats  map[string]float64 // from the final "stopped" line
 	// progress holds records_in of each "progress" line, in order.
 	progress []float64
+	// opsAddr is where the ops endpoint listens (its log line).
+	opsAddr string
 }
 
 type leaseEvent struct {
@@ -134,6 +145,8 @@ func (w *worker) observe(line []byte) {
 		"lease expired locally (paused or partitioned?): this worker stops processing the shard":
 		delete(w.held, shard)
 		w.events = append(w.events, leaseEvent{now, shard, false})
+	case "ops endpoint":
+		w.opsAddr, _ = m["addr"].(string)
 	case "progress":
 		if n, ok := m["records_in"].(float64); ok {
 			w.progress = append(w.progress, n)

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,28 +273,100 @@ func TestReadyzFollowsTheSource(t *testing.T) {
 	stop()
 }
 
-// TestReadyzNamesAStreamThatCannotBeRead: a pipeline pointed at a stream
-// that does not exist stays up, unready, naming the stream and the error,
-// and counts ListShards failures by error code.
-func TestReadyzNamesAStreamThatCannotBeRead(t *testing.T) {
+// TestReadyzOfARunProcessFollowsTheSource: `shardflow run` started against
+// a Kinesis endpoint that refuses connections answers /readyz 503 naming the
+// source within 60 s, and 200 once the endpoint answers; started on a
+// stream that does not exist, 503 naming the stream and ResourceNotFound
+// (counted by error code) until the stream is created, then 200. /healthz
+// stays 200 throughout: a restart fixes neither.
+func TestReadyzOfARunProcessFollowsTheSource(t *testing.T) {
 	s := newStack(t, 1)
-	cfg := s.config(t)
-	cfg.Source.Stream = s.stream + "-missing"
-	cfg.Source.HealthGrace = pipeline.Duration(time.Second)
-	p, stop := runPipeline(t, cfg, "nostream")
-	addr := ""
-	waitFor(t, "the ops endpoint", 10*time.Second, func() bool { addr = p.OpsAddr(); return addr != "" })
-	rep := awaitReadyz(t, addr, http.StatusServiceUnavailable, "unready on a missing stream")
-	if msg := failing(rep)["source"]; !strings.Contains(msg, cfg.Source.Stream) || !strings.Contains(msg, "ResourceNotFound") {
-		t.Errorf("source check = %q, want the stream %s and ResourceNotFound", msg, cfg.Source.Stream)
+	shardflowBinary(t)
+	opsAddr := func(w *worker) string {
+		waitFor(t, "the ops endpoint's address", 30*time.Second, func() bool {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return w.opsAddr != ""
+		})
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.opsAddr
 	}
-	if code, _ := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
-		t.Errorf("/healthz = %d, want 200", code)
-	}
-	if n := scrape(t, addr, "shardflow_source_errors_total", `code="ResourceNotFoundException"`); n == 0 {
-		t.Error("no ResourceNotFoundException counted for ListShards")
-	}
-	stop()
+	t.Run("endpoint refuses connections", func(t *testing.T) {
+		ku, err := url.Parse(s.env.KinesisEndpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := testenv.NewTCPProxy(t, ku.Host)
+		proxy.Stop() // refuses connections from the start
+		ku.Host = proxy.Addr()
+		cfg := s.writeConfig(t, "redis", "health_grace: 2s")
+		raw, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := "kinesis: " + s.env.KinesisEndpoint + ","
+		if !strings.Contains(string(raw), from) {
+			t.Fatalf("config lacks %q", from)
+		}
+		if err := os.WriteFile(cfg, []byte(strings.Replace(string(raw), from, "kinesis: "+ku.String()+",", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := startWorker(t, cfg, "refused")
+		addr := opsAddr(w)
+		rep := awaitReadyzWithin(t, addr, http.StatusServiceUnavailable, "unready while Kinesis refuses", 60*time.Second)
+		if f := failing(rep)["source"]; !strings.Contains(f, s.stream) {
+			t.Errorf("source check %q does not name stream %s (failing: %v)", f, s.stream, failing(rep))
+		}
+		if code, _ := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+			t.Errorf("/healthz = %d, want 200", code)
+		}
+		proxy.Start()
+		awaitReadyzWithin(t, addr, http.StatusOK, "ready once Kinesis answers", 60*time.Second)
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		<-w.exited
+	})
+	t.Run("stream does not exist", func(t *testing.T) {
+		missing := s.stream + "-later"
+		cfg := s.writeConfig(t, "redis", "health_grace: 2s")
+		raw, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg, []byte(strings.Replace(string(raw), "stream: "+s.stream+"\n", "stream: "+missing+"\n", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := startWorker(t, cfg, "nostream")
+		addr := opsAddr(w)
+		rep := awaitReadyzWithin(t, addr, http.StatusServiceUnavailable, "unready on a missing stream", 60*time.Second)
+		if msg := failing(rep)["source"]; !strings.Contains(msg, missing) || !strings.Contains(msg, "ResourceNotFound") {
+			t.Errorf("source check = %q, want the stream %s and ResourceNotFound", msg, missing)
+		}
+		if code, _ := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+			t.Errorf("/healthz = %d, want 200", code)
+		}
+		if n := scrape(t, addr, "shardflow_source_errors_total", `code="ResourceNotFoundException"`); n == 0 {
+			t.Error("no ResourceNotFoundException counted for ListShards")
+		}
+		testenv.CreateStream(t, s.env.Kinesis(t), missing, 1)
+		awaitReadyzWithin(t, addr, http.StatusOK, "ready once the stream exists", 60*time.Second)
+		waitFor(t, "the new stream's shard leased", 30*time.Second, func() bool { return len(w.shards()) == 1 })
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		<-w.exited
+	})
+}
+
+// awaitReadyzWithin waits up to timeout until /readyz answers code.
+func awaitReadyzWithin(t *testing.T, addr string, code int, what string, timeout time.Duration) opsserver.Report {
+	t.Helper()
+	var rep opsserver.Report
+	took := waitFor(t, what, timeout, func() bool {
+		var got int
+		got, rep = readiness(t, addr)
+		return got == code
+	})
+	t.Logf("%s after %s", what, took.Round(10*time.Millisecond))
+	return rep
 }
 
 func hasCheck(rep opsserver.Report, name string) bool {

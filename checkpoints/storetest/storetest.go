@@ -1,6 +1,3 @@
-// Package storetest is the contract every checkpoints.Store must meet, as
-// tests that each store's package runs against its real server (Redis,
-// DynamoDB). It owns no store and no server; it must never fake one.
 package storetest
 
 import (

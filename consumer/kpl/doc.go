@@ -62,4 +62,6 @@
 //     types.Record; KPL tags are validated and dropped, as the KCL drops them.
 //
 // It owns no goroutines and no state; everything is safe for concurrent use.
+// It must never drop a record it cannot parse (it is marked and passed on),
+// change a good record's bytes, or reorder the records of a response.
 package kpl

@@ -31,6 +31,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary shardflowBinary built (90 MB a run).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // shardflowBinary builds cmd/shardflow once per test process.
 func shardflowBinary(t *testing.T) string {
 	t.Helper()

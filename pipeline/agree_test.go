@@ -70,6 +70,11 @@ func TestValidateAndRunAgree(t *testing.T) {
 	examples, _ := filepath.Glob("../examples/*.yaml")
 	for _, f := range examples {
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			// Paths in a pipeline file (static tables) are relative to the
+			// directory shardflow runs in: the examples' to the repository
+			// root.
+			t.Chdir("..")
+			f := filepath.Join("examples", filepath.Base(f))
 			raw, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)

@@ -139,11 +139,7 @@ func openCheckpointAdmin(ctx context.Context, cfg *pipeline.Config) (*checkpoint
 		return nil, err
 	}
 	a := &checkpointAdmin{cfg: cfg, close: func() {}}
-	a.kc = kinesis.NewFromConfig(ac, func(o *kinesis.Options) {
-		if cfg.AWS.Endpoints.Kinesis != "" {
-			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Kinesis)
-		}
-	})
+	a.kc = kinesisFromAWS(ac, cfg)
 	switch cfg.Source.Checkpoints.Type {
 	case "dynamodb":
 		ddb := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) {

@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/shardflow/shardflow/internal/redrive"
@@ -105,11 +104,7 @@ func cmdDeadLetter(args []string, stdout, stderr io.Writer) error {
 	if *anyPipeline {
 		opts.Pipeline = ""
 	}
-	kc := kinesis.NewFromConfig(ac, func(o *kinesis.Options) {
-		if cfg.AWS.Endpoints.Kinesis != "" {
-			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Kinesis)
-		}
-	})
+	kc := kinesisFromAWS(ac, cfg)
 	sum, err := redrive.Redrive(ctx, kc, sources, opts)
 	codes := make([]string, 0, len(sum.ByReason))
 	for c, n := range sum.ByReason {

@@ -82,15 +82,10 @@ flags:
 		return err
 	}
 	defer closeStore()
-	ac, err := pipeline.LoadAWS(ctx, cfg)
+	kc, err := kinesisClient(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	kc := kinesis.NewFromConfig(ac, func(o *kinesis.Options) {
-		if cfg.AWS.Endpoints.Kinesis != "" {
-			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Kinesis)
-		}
-	})
 	listed, err := listAllShards(ctx, kc, cfg.Source.Stream)
 	if err != nil {
 		return err

@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
@@ -50,11 +48,7 @@ func cmdProduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kc := kinesis.NewFromConfig(ac, func(o *kinesis.Options) {
-		if cfg.AWS.Endpoints.Kinesis != "" {
-			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Kinesis)
-		}
-	})
+	kc := kinesisFromAWS(ac, cfg)
 	opts := produce.Options{Stream: *stream, Count: *count, Rate: *rate, Malformed: *malformed, Aggregate: *aggregate}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar := progressbar.NewOptions(*count, progressbar.OptionSetWriter(stderr),

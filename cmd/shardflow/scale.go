@@ -47,11 +47,7 @@ func cmdScale(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kc := kinesis.NewFromConfig(ac, func(o *kinesis.Options) {
-		if cfg.AWS.Endpoints.Kinesis != "" {
-			o.BaseEndpoint = aws.String(cfg.AWS.Endpoints.Kinesis)
-		}
-	})
+	kc := kinesisFromAWS(ac, cfg)
 	open, err := openShards(ctx, kc, cfg.Source.Stream)
 	if err != nil {
 		return err

@@ -129,6 +129,14 @@ type SourceConfig struct {
 	// CheckpointInterval is the minimum time between checkpoint writes of a
 	// shard.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// Format is how records are decoded: json (default), csv,
+	// apache_combined, apache_common, apache_error, syslog, regex or
+	// cloudwatch_logs; CSV, Regex and Timezone are options of the formats
+	// that use them (see DecodeFormat).
+	Format   string            `yaml:"format"`
+	CSV      decode.CSVOptions `yaml:"csv"`
+	Regex    string            `yaml:"regex"`
+	Timezone string            `yaml:"timezone"`
 }
 
 // CheckpointsConfig selects the checkpoint store.
@@ -591,9 +599,8 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Schema) == 0 {
 		bad("schema", "must declare at least one field")
-	} else if d, err := decode.New(memory.DefaultAllocator, c.Schema); err != nil {
-		// decode.New names fields as fields[i]; the YAML key is schema.
-		errs = append(errs, errors.New(strings.ReplaceAll(err.Error(), "fields[", "schema[")))
+	} else if d, err := c.newDecoder(memory.DefaultAllocator); err != nil {
+		errs = append(errs, decoderErrors(err)...)
 	} else {
 		d.Release()
 	}

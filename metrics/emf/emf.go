@@ -300,6 +300,9 @@ func (w *Writer) FirehoseCall(_ string, c metrics.FirehoseCall) {
 
 func (w *Writer) DeadLetter(_ string, n int) { w.add(deadRows, int64(n)) }
 
+// InputSkipped is not an EMF metric: skipped input is expected, not an alarm.
+func (w *Writer) InputSkipped(string, int) {}
+
 func (w *Writer) RedisCall(_ string, latency time.Duration, err error) {
 	w.add(redisCalls, 1)
 	if err != nil {

@@ -157,7 +157,7 @@ type Processor struct {
 	parser   *lineparse.Parser
 	names    [][]byte // `"name":` per field, when the names are fixed
 	rename   []string
-	keyIndex int // KeyField: the converted field's index, -1 for a JSON line
+	keyIndex int    // KeyField: the converted field's index, -1 for a JSON line
 	buf      []byte // the converted record
 	text     []byte // a joined single-line record
 	meta     []byte // the record with metadata

@@ -3,6 +3,7 @@
 //	shardflow run -c pipeline.yaml        run the pipeline until SIGTERM/SIGINT
 //	shardflow validate -c pipeline.yaml   check a config, print every error
 //	shardflow produce -c pipeline.yaml    put generated click events into the stream
+//	shardflow agent -c agent.yaml         tail files / read S3 prefixes into Kinesis or Firehose
 //	shardflow scale -c pipeline.yaml      ECS desired count from open shards
 //	shardflow enrich load FILE --key K    seed a Redis lookup table
 //	shardflow local setup|report ...      create/inspect local-stack resources
@@ -38,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(args[1:], stdout)
 	case "produce":
 		err = cmdProduce(args[1:], stdout, stderr)
+	case "agent":
+		err = cmdAgent(args[1:], stdout, stderr)
 	case "local":
 		err = cmdLocal(args[1:], stdout, stderr)
 	case "enrich":
@@ -77,6 +80,7 @@ commands:
   run -c FILE        run the pipeline described by FILE until SIGTERM/SIGINT
   validate -c FILE   check FILE and print every problem with its field path
   produce -c FILE    put generated click events into the pipeline's stream
+  agent -c FILE      tail log files or read S3 prefixes into Kinesis or Firehose (--once for backfills)
   scale -c FILE      set the ECS service's desired count from open shards (--dry-run prints it)
   enrich load FILE   seed a Redis lookup table from a CSV/JSON file (--key 'user:{user_id}')
   local setup|report create or inspect resources on the local stack

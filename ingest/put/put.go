@@ -87,7 +87,9 @@ type Stats struct {
 	Entries, Calls, CallErrors, Resent atomic.Int64
 	// Buffered is the bytes of records added and not yet acknowledged.
 	Buffered atomic.Int64
-	lastErr  atomic.Pointer[string]
+	// LastSuccess is when a call last succeeded (Unix nanoseconds).
+	LastSuccess atomic.Int64
+	lastErr     atomic.Pointer[string]
 }
 
 // LastError is the latest call failure ("" after a success).
@@ -199,7 +201,10 @@ func New(ctx context.Context, o Options) (*Sender, error) {
 	}
 	s.log = s.log.With("destination", s.destination())
 	s.sem = semaphore.NewWeighted(s.o.MaxBufferedBytes)
-	s.calls = make(chan *call, s.o.MaxInFlight)
+	// Unbuffered: a call is handed over only to a free worker, so that at
+	// most MaxInFlight calls are sent and not acknowledged — what a crash
+	// can make the agent send twice.
+	s.calls = make(chan *call)
 	s.free = make(chan *call, 2*s.o.MaxInFlight+2)
 	s.cur = &call{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -447,6 +452,7 @@ func (s *Sender) send(c *call) {
 			continue
 		}
 		s.stats.lastErr.Store(nil)
+		s.stats.LastSuccess.Store(time.Now().UnixNano())
 		accepted := len(pending) - len(failed)
 		s.stats.Entries.Add(int64(accepted))
 		j := 0

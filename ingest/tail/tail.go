@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -227,7 +228,12 @@ func (t *Tailer) discover(now time.Time, h Handler) error {
 		}
 	}
 	sort.Strings(paths)
-	seen := map[inode]bool{}
+	type found struct {
+		path string
+		fi   os.FileInfo
+		id   inode
+	}
+	var files []found
 	for _, path := range paths {
 		fi, err := os.Stat(path)
 		if err != nil || !fi.Mode().IsRegular() {
@@ -237,7 +243,18 @@ func (t *Tailer) discover(now time.Time, h Handler) error {
 		if !ok {
 			return fmt.Errorf("tail: %s: no inode information on this platform", path)
 		}
-		id := inode{uint64(st.Dev), st.Ino}
+		files = append(files, found{path, fi, inode{uint64(st.Dev), st.Ino}})
+	}
+	// Files that have a checkpoint of their own inode first, so that a copy
+	// found before its original cannot take the original's checkpoint.
+	own := map[inode]bool{}
+	for _, e := range t.loaded {
+		own[inode{e.Dev, e.Inode}] = true
+	}
+	sort.SliceStable(files, func(i, j int) bool { return own[files[i].id] && !own[files[j].id] })
+	seen := map[inode]bool{}
+	for _, fd := range files {
+		path, fi, id := fd.path, fd.fi, fd.id
 		if seen[id] {
 			continue // a hard link of a file matched already
 		}
@@ -272,9 +289,75 @@ func (t *Tailer) discover(now time.Time, h Handler) error {
 			t.log.Info("file rotated away or deleted; reading it to its end", "path", f.Path)
 		}
 	}
+	if t.first && len(t.loaded) > 0 {
+		t.findRotatedAway(now, h, seen)
+	}
 	t.first = false
 	t.loaded = nil // what the first discovery did not claim is gone
 	return nil
+}
+
+// findRotatedAway looks, at start-up, for files with a checkpoint that the
+// globs no longer match: a file renamed out of them (app.log → app.log.1
+// with the glob app.log) while the agent was down still has lines after its
+// checkpoint. They are looked for by inode in the globs' directories, read
+// to their end and finished.
+func (t *Tailer) findRotatedAway(now time.Time, h Handler, seen map[inode]bool) {
+	want := map[inode]bool{}
+	for _, e := range t.loaded {
+		if e.Kind == "file" {
+			want[inode{e.Dev, e.Inode}] = true
+		}
+	}
+	dirs := map[string]bool{}
+	for _, g := range t.o.Globs {
+		if d := filepath.Dir(g); !strings.ContainsAny(d, `*?[\`) {
+			dirs[d] = true
+		}
+	}
+	for d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, de := range entries {
+			path := filepath.Join(d, de.Name())
+			fi, err := os.Stat(path)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			id := inode{uint64(st.Dev), st.Ino}
+			if !want[id] || seen[id] || t.byInode[id] != nil {
+				continue
+			}
+			before := len(t.loaded)
+			if err := t.start(path, id, fi.Size(), now, h); err != nil {
+				continue
+			}
+			if f := t.byInode[id]; f != nil && len(t.loaded) < before {
+				f.gone = true // resumed from its checkpoint: read it to its end
+				t.log.Info("file rotated out of the globs while the agent was down; reading it to its end", "path", path)
+			} else if f != nil {
+				// Not the checkpointed content after all: not ours to read.
+				t.untrack(f)
+			}
+		}
+	}
+}
+
+// untrack drops a file that was started by mistake, before any line.
+func (t *Tailer) untrack(f *File) {
+	f.fd.Close()
+	f.fd = nil
+	delete(t.byInode, inode{f.dev, f.ino})
+	for i, g := range t.files {
+		if g == f {
+			t.files = append(t.files[:i], t.files[i+1:]...)
+			break
+		}
+	}
+	t.store.Forget(t.o.Flow, f.Progress)
 }
 
 // start begins reading a file not tracked yet.
@@ -311,12 +394,20 @@ func (t *Tailer) start(path string, id inode, size int64, now time.Time, h Handl
 // begin tracks f from start and hands it to h.
 func (t *Tailer) begin(f *File, start state.Position, how string, gate *state.Progress, h Handler) {
 	f.readOff, f.lineNo = start.Offset, start.Lines
-	f.Progress = t.store.Track(t.o.Flow, t.identity(f), start)
+	committed := start
 	if gate != nil {
-		// The copy shares [0, start) with an earlier generation whose
-		// records may be in flight: hold the copy's checkpoint there.
-		tk := f.Progress.Register(start)
-		gate.AckWhenCommitted(start.Offset, tk)
+		// A copy shares [0, start) with an earlier generation whose records
+		// may still be in flight, and that generation's own checkpoint is
+		// useless after a restart (its inode holds new content). So the
+		// copy's checkpoint starts where the original's is and passes start
+		// only once the original's records up to there were delivered.
+		if c := gate.Committed(); c.Offset < start.Offset {
+			committed = c
+		}
+	}
+	f.Progress = t.store.Track(t.o.Flow, t.identity(f), committed)
+	if gate != nil {
+		gate.AckWhenCommitted(start.Offset, f.Progress.Register(start))
 	}
 	f.Progress.SetSize(f.size)
 	t.log.Info("reading file", "path", f.Path, "inode", f.ino, "offset", start.Offset, "from", how)

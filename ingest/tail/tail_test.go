@@ -357,3 +357,47 @@ func TestTailStartAtEndAndOnce(t *testing.T) {
 		t.Fatal("once mode not done")
 	}
 }
+
+// TestTailFindsFileRotatedOutOfGlobWhileDown: app.log was renamed to
+// app.log.1 (not matched by the glob) while the agent was down; its lines
+// after the checkpoint are still read, then the new app.log.
+func TestTailFindsFileRotatedOutOfGlobWhileDown(t *testing.T) {
+	e := newEnv(t)
+	first, rest, second := numbered("a", 0, 30), numbered("a", 30, 40), numbered("b", 0, 5)
+	e.write("app.log", first)
+	tl := e.tailer(Options{Globs: []string{e.path("app.log")}})
+	r := &recorder{t: t, ack: true}
+	e.poll(tl, r, time.Millisecond)
+	if err := e.store.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tl.Close()
+	e.write("app.log", rest) // written before the rotation, not read
+	os.Rename(e.path("app.log"), e.path("app.log.1"))
+	e.write("app.log", second)
+	os.WriteFile(e.path("other.txt"), []byte(first), 0o644) // same start, another inode: not ours
+
+	s2, err := state.Open(e.store.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = s2
+	tl2 := e.tailer(Options{Globs: []string{e.path("app.log")}, CloseInactive: time.Second})
+	r2 := &recorder{t: t, ack: true}
+	e.poll(tl2, r2, time.Millisecond)
+	e.now = e.now.Add(2 * time.Second)
+	e.poll(tl2, r2, time.Millisecond)
+	got := map[string]bool{}
+	for _, l := range r2.data {
+		got[l] = true
+	}
+	for _, l := range lineList(rest + second) {
+		if !got[l] {
+			t.Errorf("%q was not read", l)
+		}
+	}
+	if len(r2.data) != len(lineList(rest+second)) {
+		t.Errorf("read %d lines, want %d: %q", len(r2.data), len(lineList(rest+second)), r2.got)
+	}
+	equal(t, r2.finished, []string{"app.log.1"})
+}

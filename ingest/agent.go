@@ -153,12 +153,12 @@ func (a *Agent) newFlow(ctx context.Context, fc FlowConfig, kc *kinesis.Client, 
 	if len(fc.Files) > 0 {
 		f.tail, err = tail.New(tail.Options{Flow: fc.Name, Globs: fc.Files, StartAtEnd: fc.InitialPosition == "end_of_file",
 			FingerprintBytes: fc.FingerprintBytes, MaxLineBytes: fc.MaxLineBytes, DiscoverInterval: fc.DiscoverInterval.D(),
-			CloseInactive: fc.CloseInactive.D(), Once: a.o.Once, Logger: f.log}, a.store)
+			CloseInactive: fc.CloseInactive.D(), Once: a.o.Once, Logger: a.log}, a.store) // it adds the flow
 	} else {
 		f.bucket = fc.S3.Bucket
 		f.feed, err = s3feed.New(s3feed.Options{Flow: fc.Name, Client: s3c, Bucket: fc.S3.Bucket, Prefix: fc.S3.Prefix,
 			Compression: fc.S3.Compression, PollInterval: fc.S3.PollInterval.D(), MaxLineBytes: fc.MaxLineBytes,
-			Once: a.o.Once, Logger: f.log}, a.store)
+			Once: a.o.Once, Logger: a.log}, a.store)
 	}
 	if err != nil {
 		f.sender.Close(ctx)

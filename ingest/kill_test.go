@@ -27,7 +27,7 @@ var buildOnce struct {
 	err  error
 }
 
-func shardflowBinary(t *testing.T) string {
+func shardflowBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "shardflow-agent-bin-")

@@ -1,6 +1,7 @@
 package lines
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -14,12 +15,30 @@ var plain = func() (t [256]bool) {
 
 const hexDigits = "0123456789abcdef"
 
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// special is non-zero when the word x holds a byte that is not plain: a
+// quote, a backslash, a control byte or a byte >= 0x80.
+func special(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return (((q - ones) &^ q) | ((b - ones) &^ b) | ((x - ones*0x20) &^ x) | x) & highs
+}
+
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
 // as encoding/json writes it; control characters are escaped.
 func appendString(dst, s []byte) []byte {
 	dst = append(dst, '"')
+	// Skip the plain ASCII prefix eight bytes at a time (most values are
+	// plain throughout).
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if special(binary.LittleEndian.Uint64(s[i:])) != 0 {
+			break
+		}
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if plain[c] {
 			i++

@@ -476,7 +476,7 @@ func (p *Processor) convert(src *Source, text []byte) (data, key []byte, problem
 				return nil, nil, fmt.Sprintf("field %s: %q is not in the %s timestamp layout", specs[i].Name, v.B, c.Format)
 			}
 			b = append(b, '"')
-			b = time.UnixMicro(us).UTC().AppendFormat(b, time.RFC3339Nano)
+			b = lineparse.AppendRFC3339(b, us)
 			b = append(b, '"')
 		case lineparse.Integer:
 			if isInteger(v.B) {

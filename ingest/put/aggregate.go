@@ -83,13 +83,11 @@ func (s *Sender) aggregateAdd(key, data []byte, t state.Ticket, budget int64, no
 
 // emitAggregate finishes a as one Kinesis record of the current call.
 func (s *Sender) emitAggregate(a *aggregate, now time.Time) {
-	buf := append(s.aggBuf[:0], kpl.Magic...)
-	buf = append(buf, a.keyTable...)
-	buf = append(buf, a.records...)
-	sum := md5.Sum(buf[len(kpl.Magic):])
-	buf = append(buf, sum[:]...)
-	s.aggBuf = buf
-	s.appendEntry(a.pk, a.ehk, buf, false, a.tickets, a.bytes, a.budget, now)
+	s.md5.Reset()
+	s.md5.Write(a.keyTable)
+	s.md5.Write(a.records)
+	sum := s.md5.Sum(s.sum[:0])
+	s.appendEntry(a.pk, a.ehk, false, a.tickets, a.bytes, a.budget, now, magic, a.keyTable, a.records, sum)
 	clear(a.keys)
 	clear(a.tickets)
 	a.keyTable, a.records, a.tickets = a.keyTable[:0], a.records[:0], a.tickets[:0]
@@ -222,3 +220,5 @@ func sameShards(a, b *shardMap) bool {
 	}
 	return true
 }
+
+var magic = []byte(kpl.Magic)

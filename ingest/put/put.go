@@ -2,8 +2,10 @@ package put
 
 import (
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -136,7 +138,8 @@ type Sender struct {
 	cur     *call
 	aggs    []*aggregate // one (unkeyed) or one per shard
 	aggMap  *shardMap    // the map aggs are grouped by
-	aggBuf  []byte
+	md5     hash.Hash
+	sum     [md5.Size]byte
 	rng     *rand.Rand
 	keyBuf  []byte
 	shardsP atomic.Pointer[shardMap] // written by the refresher
@@ -156,7 +159,7 @@ type Sender struct {
 // New checks o, reads the shard map when keyed aggregation needs it, and
 // starts the workers. Close stops them.
 func New(ctx context.Context, o Options) (*Sender, error) {
-	s := &Sender{o: o, kinesis: o.Kinesis != nil, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	s := &Sender{o: o, kinesis: o.Kinesis != nil, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), md5: md5.New()}
 	switch {
 	case (o.Kinesis == nil) == (o.Firehose == nil):
 		return nil, errors.New("put: set exactly one of a Kinesis stream and a Firehose delivery stream")
@@ -205,8 +208,8 @@ func New(ctx context.Context, o Options) (*Sender, error) {
 	// most MaxInFlight calls are sent and not acknowledged — what a crash
 	// can make the agent send twice.
 	s.calls = make(chan *call)
-	s.free = make(chan *call, 2*s.o.MaxInFlight+2)
-	s.cur = &call{}
+	s.free = make(chan *call, s.o.MaxInFlight+1)
+	s.cur = s.newCall()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.o.Aggregate && s.o.KeyedAggregation {
 		m, err := s.readShards(ctx)
@@ -280,7 +283,7 @@ func (s *Sender) Add(ctx context.Context, key, data []byte, t state.Ticket, now 
 	case !s.kinesis && s.o.Pack:
 		s.packAdd(data, t, size, now)
 	default:
-		s.appendEntry(key, "", data, !s.kinesis, []state.Ticket{t}, len(data), size, now)
+		s.appendEntry(key, "", !s.kinesis, []state.Ticket{t}, len(data), size, now, data)
 	}
 	return nil
 }
@@ -291,10 +294,13 @@ func (s *Sender) randomKey() []byte {
 	return s.keyBuf
 }
 
-// appendEntry adds one service record to the current call, sending the call
-// first when it is full.
-func (s *Sender) appendEntry(key []byte, ehk string, data []byte, newline bool, tickets []state.Ticket, userBytes int, budget int64, now time.Time) {
-	n := len(data) + len(key)
+// appendEntry adds one service record (data, the concatenation of its
+// parts) to the current call, sending the call first when it is full.
+func (s *Sender) appendEntry(key []byte, ehk string, newline bool, tickets []state.Ticket, userBytes int, budget int64, now time.Time, data ...[]byte) {
+	n := len(key)
+	for _, d := range data {
+		n += len(d)
+	}
 	if newline {
 		n++
 	}
@@ -309,7 +315,9 @@ func (s *Sender) appendEntry(key []byte, ehk string, data []byte, newline bool, 
 	e := entry{keyOff: len(c.arena), keyLen: len(key), ehk: ehk, t0: len(c.tickets), records: len(tickets), bytes: userBytes}
 	c.arena = append(c.arena, key...)
 	e.dataOff = len(c.arena)
-	c.arena = append(c.arena, data...)
+	for _, d := range data {
+		c.arena = append(c.arena, d...)
+	}
 	if newline {
 		c.arena = append(c.arena, '\n')
 	}
@@ -340,7 +348,7 @@ func (s *Sender) packAdd(data []byte, t state.Ticket, budget int64, now time.Tim
 			return
 		}
 	}
-	s.appendEntry(nil, "", data, true, []state.Ticket{t}, len(data), budget, now)
+	s.appendEntry(nil, "", true, []state.Ticket{t}, len(data), budget, now, data)
 }
 
 // Tick sends what waited longer than Linger.
@@ -374,9 +382,14 @@ func (s *Sender) dispatch() {
 	case n := <-s.free:
 		s.cur = n
 	default:
-		s.cur = &call{}
+		s.cur = s.newCall()
 	}
 	s.calls <- c
+}
+
+// newCall makes a call whose arena holds a full call without growing.
+func (s *Sender) newCall() *call {
+	return &call{arena: make([]byte, 0, s.o.MaxBytes+s.o.MaxRecords*(MaxPartitionKey+1))}
 }
 
 // Close sends what is left and waits for every call to be acknowledged,
@@ -412,7 +425,7 @@ func (s *Sender) worker() {
 		s.send(c)
 		s.sem.Release(c.budget)
 		s.stats.Buffered.Add(-c.budget)
-		if cap(c.arena) <= 2*s.o.MaxBytes {
+		if cap(c.arena) <= 2*(s.o.MaxBytes+s.o.MaxRecords*(MaxPartitionKey+1)) {
 			c.reset()
 			select {
 			case s.free <- c:

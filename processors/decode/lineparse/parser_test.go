@@ -262,3 +262,20 @@ func TestRFC3339MatchesTime(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRFC3339MatchesTime(t *testing.T) {
+	for _, us := range []int64{0, 1, -1, 999999, 1_000_000, 1763787048123456, 1763787048100000, -62135596800 * 1e6,
+		253402300800*1e6 - 1, 951782400 * 1e6, -2208988800123457, 253402300800 * 1e6, -62135596800*1e6 - 1} {
+		want := time.UnixMicro(us).UTC().Format(time.RFC3339Nano)
+		if got := string(AppendRFC3339(nil, us)); got != want {
+			t.Errorf("%d: %s, want %s", us, got, want)
+		}
+	}
+	for i := int64(0); i < 200000; i++ {
+		us := i*7_777_777_777_77 - 6e16
+		want := time.UnixMicro(us).UTC().Format(time.RFC3339Nano)
+		if got := string(AppendRFC3339(nil, us)); got != want {
+			t.Fatalf("%d: %s, want %s", us, got, want)
+		}
+	}
+}

@@ -131,8 +131,6 @@ func structuredData(line []byte, i int) (int, bool) {
 	return i, true
 }
 
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
 func (p *Parser) parse3164(line []byte, i int) string {
 	// TIMESTAMP: "Mmm dd hh:mm:ss" (15 bytes, day space-padded) or RFC 3339.
 	switch {
@@ -198,11 +196,36 @@ func tagByte(c byte) bool {
 	return c > ' ' && c < 0x7f && c != '[' && c != ']' && c != ':'
 }
 
+// monthIndex returns 0-11 for "Jan".."Dec" (exactly so capitalised), or -1.
 func monthIndex(b []byte) int {
-	for m, name := range months {
-		if string(b) == name {
-			return m
-		}
+	if len(b) != 3 {
+		return -1
+	}
+	switch uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]) {
+	case 'J'<<16 | 'a'<<8 | 'n':
+		return 0
+	case 'F'<<16 | 'e'<<8 | 'b':
+		return 1
+	case 'M'<<16 | 'a'<<8 | 'r':
+		return 2
+	case 'A'<<16 | 'p'<<8 | 'r':
+		return 3
+	case 'M'<<16 | 'a'<<8 | 'y':
+		return 4
+	case 'J'<<16 | 'u'<<8 | 'n':
+		return 5
+	case 'J'<<16 | 'u'<<8 | 'l':
+		return 6
+	case 'A'<<16 | 'u'<<8 | 'g':
+		return 7
+	case 'S'<<16 | 'e'<<8 | 'p':
+		return 8
+	case 'O'<<16 | 'c'<<8 | 't':
+		return 9
+	case 'N'<<16 | 'o'<<8 | 'v':
+		return 10
+	case 'D'<<16 | 'e'<<8 | 'c':
+		return 11
 	}
 	return -1
 }

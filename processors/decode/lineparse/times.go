@@ -268,3 +268,77 @@ func daysFromCivil(y, m, d int64) int64 {
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return era*146097 + doe - 719468
 }
+
+// AppendRFC3339 appends the instant of us microseconds since the epoch as
+// RFC 3339 in UTC, with the fraction's trailing zeros dropped (as
+// time.RFC3339Nano formats it): "2026-11-22T04:50:48.5Z". Years outside
+// 0001-9999 are formatted by package time.
+func AppendRFC3339(dst []byte, us int64) []byte {
+	const minUS, maxUS = -62135596800 * 1e6, 253402300800*1e6 - 1
+	if us < minUS || us > maxUS {
+		return time.UnixMicro(us).UTC().AppendFormat(dst, time.RFC3339Nano)
+	}
+	secs, frac := us/1e6, us%1e6
+	if frac < 0 {
+		secs, frac = secs-1, frac+1e6
+	}
+	days, rem := secs/86400, secs%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	y, m, d := civilFromDays(days)
+	dst = append4(dst, y)
+	dst = append(dst, '-')
+	dst = append2(dst, m)
+	dst = append(dst, '-')
+	dst = append2(dst, d)
+	dst = append(dst, 'T')
+	dst = append2(dst, rem/3600)
+	dst = append(dst, ':')
+	dst = append2(dst, rem/60%60)
+	dst = append(dst, ':')
+	dst = append2(dst, rem%60)
+	if frac > 0 {
+		var f [7]byte
+		f[0] = '.'
+		for i := 6; i >= 1; i-- {
+			f[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n := 7
+		for f[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, f[:n]...)
+	}
+	return append(dst, 'Z')
+}
+
+func append2(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
+func append4(dst []byte, v int64) []byte {
+	return append(dst, byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
+}
+
+// civilFromDays is Howard Hinnant's civil_from_days: the proleptic
+// Gregorian date of a day count since 1970-01-01.
+func civilFromDays(z int64) (y, m, d int64) {
+	z += 719468
+	era := z / 146097
+	if z < 0 {
+		era = (z - 146096) / 146097
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	m = mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}

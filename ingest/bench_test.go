@@ -62,8 +62,10 @@ func (c *countingSink) Record(r lines.Record) error {
 	c.bytes += len(r.Data)
 	return nil
 }
-func (c *countingSink) Dead(string, []byte, int64, state.Position) error { return fmt.Errorf("dead letter") }
-func (c *countingSink) Skip(string, state.Position)                      {}
+func (c *countingSink) Dead(string, []byte, int64, state.Position) error {
+	return fmt.Errorf("dead letter")
+}
+func (c *countingSink) Skip(string, state.Position) {}
 
 type benchHandler struct {
 	p    *lines.Processor

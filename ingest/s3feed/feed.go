@@ -2,6 +2,7 @@ package s3feed
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,14 +79,15 @@ type Feed struct {
 
 // reader is the object being read.
 type reader struct {
-	obj    *Object
-	body   io.ReadCloser
-	br     *bufio.Reader
-	off    int64 // decompressed bytes consumed
-	lineNo int64
-	skip   int64 // bytes still to discard (gzip resume)
-	long   []byte
-	longAt int64
+	obj     *Object
+	body    io.ReadCloser
+	br      *bufio.Reader
+	off     int64 // decompressed bytes consumed
+	lineNo  int64
+	skip    int64 // bytes still to discard (gzip resume)
+	long    []byte
+	longAt  int64
+	longLen int64
 }
 
 // New makes a Feed; it takes the flow's checkpoints from store.
@@ -328,16 +330,26 @@ func (f *Feed) readSome(h Handler) error {
 		start := r.off
 		r.off += int64(len(chunk))
 		switch {
-		case errors.Is(err, bufio.ErrBufferFull) || (err == nil && r.long != nil) || (len(chunk) > f.o.MaxLineBytes+1):
-			// A line longer than the buffer: keep its start, skip to its end.
+		case errors.Is(err, bufio.ErrBufferFull) || (err == nil && r.long != nil) || len(chunk) > f.o.MaxLineBytes+1:
+			// A line longer than the read buffer (or than MaxLineBytes):
+			// gather its start, up to MaxLineBytes, until its end.
 			if r.long == nil {
-				r.long, r.longAt = append([]byte(nil), chunk[:min(len(chunk), f.o.MaxLineBytes)]...), start
-			} else if len(r.long) < f.o.MaxLineBytes {
-				r.long = append(r.long, chunk[:min(len(chunk), f.o.MaxLineBytes-len(r.long))]...)
+				r.long, r.longAt, r.longLen = make([]byte, 0, min(len(chunk)*2, f.o.MaxLineBytes+2)), start, 0
+			}
+			r.longLen += int64(len(chunk))
+			if room := f.o.MaxLineBytes + 2 - len(r.long); room > 0 {
+				r.long = append(r.long, chunk[:min(len(chunk), room)]...)
 			}
 			if err == nil { // its end
+				data := r.long
+				total := r.longLen - 1 // without the line break
+				if bytes.HasSuffix(chunk, []byte("\r\n")) || (len(chunk) == 1 && bytes.HasSuffix(data[:len(data)-1], []byte("\r"))) {
+					total--
+				}
+				trunc := total > int64(f.o.MaxLineBytes)
+				data = data[:min(int64(len(data)), total, int64(f.o.MaxLineBytes))]
 				r.lineNo++
-				batch = append(batch, lines.Line{Data: r.long, Offset: r.longAt, End: r.off, Number: r.lineNo, Truncated: true})
+				batch = append(batch, lines.Line{Data: data, Offset: r.longAt, End: r.off, Number: r.lineNo, Truncated: trunc})
 				r.long = nil
 			}
 			continue
@@ -354,14 +366,16 @@ func (f *Feed) readSome(h Handler) error {
 			continue
 		case errors.Is(err, io.EOF):
 			if len(chunk) > 0 || r.long != nil {
-				data := append(r.long, chunk...)
-				trunc := r.long != nil || len(data) > f.o.MaxLineBytes
+				data, at, total := chunk, start, int64(len(chunk))
+				if r.long != nil {
+					if room := f.o.MaxLineBytes + 1 - len(r.long); room > 0 {
+						r.long = append(r.long, chunk[:min(len(chunk), room)]...)
+					}
+					data, at, total = r.long, r.longAt, r.longLen+int64(len(chunk))
+				}
+				trunc := total > int64(f.o.MaxLineBytes)
 				if len(data) > f.o.MaxLineBytes {
 					data = data[:f.o.MaxLineBytes]
-				}
-				at := start
-				if r.long != nil {
-					at = r.longAt
 				}
 				r.lineNo++
 				batch = append(batch, lines.Line{Data: append([]byte(nil), data...), Offset: at, End: r.off, Number: r.lineNo, Truncated: trunc})

@@ -114,7 +114,9 @@ func (a *Agent) newFlow(ctx context.Context, fc FlowConfig, kc *kinesis.Client, 
 	f := &flow{name: fc.Name, cfg: fc, log: a.log.With("flow", fc.Name), dead: a.dead, store: a.store, once: a.o.Once}
 	po := put.Options{Aggregate: fc.Aggregate, AggregateMaxBytes: fc.AggregateMaxBytes, Pack: *fc.Pack,
 		MaxRecords: fc.Batch.MaxRecords, MaxBytes: fc.Batch.MaxBytes, Linger: fc.Batch.Linger.D(),
-		MaxInFlight: fc.MaxInFlight, MaxBufferedBytes: fc.MaxBufferBytes, Logger: f.log}
+		MaxInFlight: fc.MaxInFlight, MaxBufferedBytes: fc.MaxBufferBytes, Logger: f.log,
+		// At most one call per worker sent and not yet in the checkpoint.
+		AfterCall: a.store.WaitWritten}
 	mode, field := partitionKey(fc.PartitionKey)
 	if fc.KinesisStream != "" {
 		if _, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(fc.KinesisStream)}); err != nil {

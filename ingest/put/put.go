@@ -77,7 +77,12 @@ type Options struct {
 	// ShardRefresh is how often the shard map of keyed aggregation is
 	// re-read (default 1m).
 	ShardRefresh time.Duration
-	Logger       *slog.Logger
+	// AfterCall, when set, runs on a worker after a call's records were all
+	// acknowledged and before the worker takes the next call (the agent
+	// waits there for the checkpoint write, so that each worker has at most
+	// one call sent and not yet checkpointed).
+	AfterCall func(ctx context.Context) error
+	Logger    *slog.Logger
 }
 
 // Stats are a Sender's running totals.
@@ -423,6 +428,11 @@ func (s *Sender) worker() {
 	defer s.wg.Done()
 	for c := range s.calls {
 		s.send(c)
+		if s.o.AfterCall != nil {
+			if err := s.o.AfterCall(s.ctx); err != nil && s.ctx.Err() == nil {
+				s.log.Warn("after-call hook failed", "err", err)
+			}
+		}
 		s.sem.Release(c.budget)
 		s.stats.Buffered.Add(-c.budget)
 		if cap(c.arena) <= 2*(s.o.MaxBytes+s.o.MaxRecords*(MaxPartitionKey+1)) {

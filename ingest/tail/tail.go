@@ -83,6 +83,56 @@ type File struct {
 	finished  bool
 	long      *longLine
 	generated bool // a later generation of its inode exists (truncated)
+	// The last bytes before readOff, as read: if they change, the file
+	// was truncated and rewritten.
+	tail  [tailBytes]byte
+	tailN int
+}
+
+const tailBytes = 64
+
+// keepTail remembers the last tailBytes bytes before the read offset after
+// consuming read (the bytes just read up to it).
+func (f *File) keepTail(read []byte) {
+	if len(read) >= tailBytes {
+		f.tailN = copy(f.tail[:], read[len(read)-tailBytes:])
+		return
+	}
+	keep := min(f.tailN, tailBytes-len(read))
+	copy(f.tail[:], f.tail[f.tailN-keep:f.tailN])
+	f.tailN = keep + copy(f.tail[keep:], read)
+}
+
+// unchanged reports whether f still starts with the bytes of its
+// fingerprint and still holds, just before the read offset, what was read
+// there.
+func (t *Tailer) unchanged(f *File) bool {
+	if f.fpLen > 0 {
+		if fp, err := t.hash(f.fd, f.fpLen); err != nil || fp != f.fp {
+			return false
+		}
+	}
+	if f.tailN > 0 {
+		buf := t.check[:f.tailN]
+		if n, err := f.fd.ReadAt(buf, f.readOff-int64(f.tailN)); n != f.tailN || (err != nil && !errors.Is(err, io.EOF)) {
+			return false
+		}
+		return bytes.Equal(buf, f.tail[:f.tailN])
+	}
+	return true
+}
+
+// hash is fingerprint with the Tailer's buffer.
+func (t *Tailer) hash(fd *os.File, n int) (string, error) {
+	if cap(t.fpBuf) < n {
+		t.fpBuf = make([]byte, n)
+	}
+	buf := t.fpBuf[:n]
+	if k, err := fd.ReadAt(buf, 0); k != n || (err != nil && !errors.Is(err, io.EOF)) {
+		return "", fmt.Errorf("short read")
+	}
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:16]), nil
 }
 
 // longLine is a line being skipped past MaxLineBytes.
@@ -126,6 +176,8 @@ type Tailer struct {
 	first      bool
 	buf        []byte
 	batch      []lines.Line
+	fpBuf      []byte
+	check      [tailBytes]byte
 }
 
 // New makes a Tailer; it takes the flow's checkpoints from store.
@@ -410,6 +462,12 @@ func (t *Tailer) begin(f *File, start state.Position, how string, gate *state.Pr
 		gate.AckWhenCommitted(start.Offset, f.Progress.Register(start))
 	}
 	f.Progress.SetSize(f.size)
+	if start.Offset > 0 {
+		n := min(start.Offset, tailBytes)
+		if k, _ := f.fd.ReadAt(f.tail[:n], start.Offset-n); int64(k) == n {
+			f.tailN = int(n)
+		}
+	}
 	t.log.Info("reading file", "path", f.Path, "inode", f.ino, "offset", start.Offset, "from", how)
 	t.files = append(t.files, f)
 	t.byInode[inode{f.dev, f.ino}] = f
@@ -535,7 +593,10 @@ func (t *Tailer) read(f *File, now time.Time, h Handler) (bool, error) {
 		return false, fmt.Errorf("tail: stat %s: %w", f.Path, err)
 	}
 	size := fi.Size()
-	if size < f.readOff {
+	// Truncated: shorter than what was read, or — when it has regrown past
+	// that before we looked — no longer starting with what it started with,
+	// or no longer holding what was read last just before the read offset.
+	if size < f.readOff || (size != f.size && !t.unchanged(f)) {
 		return true, t.truncated(f, size, now, h)
 	}
 	if size > f.size {
@@ -603,6 +664,7 @@ func (t *Tailer) read(f *File, now time.Time, h Handler) (bool, error) {
 		i = len(buf)
 	}
 	f.readOff = base + int64(i)
+	f.keepTail(buf[:i])
 	t.batch = batch[:0]
 	if len(batch) > 0 {
 		if err := h.Lines(f, batch); err != nil {

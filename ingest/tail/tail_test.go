@@ -401,3 +401,28 @@ func TestTailFindsFileRotatedOutOfGlobWhileDown(t *testing.T) {
 	}
 	equal(t, r2.finished, []string{"app.log.1"})
 }
+
+// TestTailTruncatedAndRegrownBeforeTheNextRead: the file was truncated and
+// written again past the old read offset before the tailer looked: it is
+// still seen as truncated (its start and the bytes before the read offset
+// changed), and the new content is read from its start.
+func TestTailTruncatedAndRegrownBeforeTheNextRead(t *testing.T) {
+	for _, sameStart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("same first KiB=%v", sameStart), func(t *testing.T) {
+			e := newEnv(t)
+			header := ""
+			if sameStart {
+				header = strings.Repeat("# the same header line of every generation\n", 30) // > 1 KiB
+			}
+			old, regrown := header+numbered("old", 0, 100), header+numbered("new", 0, 150)
+			e.write("app.log", old)
+			tl := e.tailer(Options{Globs: []string{e.path("app.log")}})
+			r := &recorder{t: t, ack: true}
+			e.poll(tl, r, time.Millisecond)
+			os.Truncate(e.path("app.log"), 0)
+			e.write("app.log", regrown)
+			e.poll(tl, r, time.Millisecond)
+			equal(t, r.data, append(lineList(old), lineList(regrown)...))
+		})
+	}
+}

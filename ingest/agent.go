@@ -115,8 +115,7 @@ func (a *Agent) newFlow(ctx context.Context, fc FlowConfig, kc *kinesis.Client, 
 	po := put.Options{Aggregate: fc.Aggregate, AggregateMaxBytes: fc.AggregateMaxBytes, Pack: *fc.Pack,
 		MaxRecords: fc.Batch.MaxRecords, MaxBytes: fc.Batch.MaxBytes, Linger: fc.Batch.Linger.D(),
 		MaxInFlight: fc.MaxInFlight, MaxBufferedBytes: fc.MaxBufferBytes, Logger: f.log,
-		// At most one call per worker sent and not yet in the checkpoint.
-		AfterCall: a.store.WaitWritten}
+		AfterCall: a.waitCheckpointed(fc.Batch.Linger.D())}
 	mode, field := partitionKey(fc.PartitionKey)
 	if fc.KinesisStream != "" {
 		if _, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(fc.KinesisStream)}); err != nil {
@@ -167,6 +166,26 @@ func (a *Agent) newFlow(ctx context.Context, fc FlowConfig, kc *kinesis.Client, 
 		return nil, err
 	}
 	return f, nil
+}
+
+// waitCheckpointed makes a worker wait, after its call was acknowledged,
+// until the checkpoint covers the call's records: then at most one call
+// per worker is sent and not yet checkpointed — what a kill -9 makes the
+// agent send again. The wait is bounded: records of one file can sit in a
+// later call than records after them (KPL aggregates grouped by shard go
+// out when full or lingered), and a worker waiting for a call it would
+// itself have to send must not wait forever; past the bound the worker
+// goes on (more may then be sent twice after a crash, never less).
+func (a *Agent) waitCheckpointed(linger time.Duration) func(context.Context, []state.Ticket) error {
+	bound := max(2*linger, time.Second)
+	return func(ctx context.Context, tickets []state.Ticket) error {
+		ctx, cancel := context.WithTimeout(ctx, bound)
+		defer cancel()
+		if err := a.store.WaitCovered(ctx, tickets); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
 }
 
 // Run runs every flow until ctx ends or, with Once, until every flow read

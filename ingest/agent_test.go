@@ -162,19 +162,21 @@ func TestAgentS3Feed(t *testing.T) {
 	}
 	var want []string
 	var nd strings.Builder
-	const ndLines = 20000
+	const ndLines = 8000
 	for i := range ndLines {
-		l := fmt.Sprintf(`{"id":"nd-%d","pad":"%s"}`, i, strings.Repeat("x", i%50))
+		l := fmt.Sprintf(`{"id":"nd-%d","pad":"%s"}`, i, strings.Repeat("x", 400+i%50))
 		nd.WriteString(l + "\n")
 		want = append(want, l)
 	}
 	put("a/events.ndjson", []byte(nd.String()))
 	var csv bytes.Buffer
 	zw := gzip.NewWriter(&csv)
-	fmt.Fprintln(zw, "id,amount")
-	for i := range 1000 {
-		fmt.Fprintf(zw, "csv-%d,%d\n", i, i*3)
-		want = append(want, fmt.Sprintf(`{"id":"csv-%d","amount":%d}`, i, i*3))
+	fmt.Fprintln(zw, "id,amount,note")
+	const csvLines = 8000
+	note := strings.Repeat("n", 400)
+	for i := range csvLines {
+		fmt.Fprintf(zw, "csv-%d,%d,%s\n", i, i*3, note)
+		want = append(want, fmt.Sprintf(`{"id":"csv-%d","amount":%d,"note":"%s"}`, i, i*3, note))
 	}
 	zw.Close()
 	put("b/orders.csv.gz", csv.Bytes())
@@ -184,29 +186,35 @@ func TestAgentS3Feed(t *testing.T) {
     s3: {bucket: %s, prefix: %q, poll_interval: 100ms}
     kinesis_stream: %s
     poll_interval: 10ms
-    batch: {linger: 20ms, max_records: 100}
+    batch: {linger: 20ms, max_records: 50, max_bytes: 1048576}
     max_in_flight: 1
+    max_buffer_bytes: 1048576   # so that a stop leaves the object part-read
   - name: csv
     s3: {bucket: %s, prefix: %q, poll_interval: 100ms}
     kinesis_stream: %s
     convert: {format: csv, csv: {header: true, numbers: true}}
     poll_interval: 10ms
-    batch: {linger: 20ms}
+    batch: {linger: 20ms, max_records: 50, max_bytes: 1048576}
+    max_in_flight: 1
+    max_buffer_bytes: 1048576
 `, env.S3Bucket, prefix+"a/", stream, env.S3Bucket, prefix+"b/", stream)
 	yaml := agentYAML(env, dir, flows)
 
 	// Run 1: stopped part-way through the NDJSON object.
 	a, stop := startAgent(t, parseConfig(t, yaml), false)
-	waitFor(t, 30*time.Second, "part of the objects", func() bool { return a.Snapshot().Flows[0].RecordsPut > 600 })
+	waitFor(t, 30*time.Second, "part of the objects", func() bool {
+		s := a.Snapshot()
+		return s.Flows[0].RecordsPut > 300 || s.Flows[1].RecordsPut > 300
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	first := a.Snapshot().Flows[0].RecordsPut
+	first, firstCSV := a.Snapshot().Flows[0].RecordsPut, a.Snapshot().Flows[1].RecordsPut
 	// Run 2 (once): the rest.
 	a2, stop2 := startAgent(t, parseConfig(t, yaml), true)
 	waitFor(t, 60*time.Second, "the rest", func() bool {
 		s := a2.Snapshot()
-		return first+s.Flows[0].RecordsPut >= ndLines && s.Flows[1].RecordsPut+a.Snapshot().Flows[1].RecordsPut >= 1000
+		return first+s.Flows[0].RecordsPut >= ndLines && firstCSV+s.Flows[1].RecordsPut >= csvLines
 	})
 	if err := stop2(); err != nil {
 		t.Fatal(err)
@@ -215,8 +223,9 @@ func TestAgentS3Feed(t *testing.T) {
 	if c := tally(got, want); c.missing != 0 || c.dups != 0 || c.extra != 0 || len(got) != len(want) {
 		t.Fatalf("%d records for %d lines: %d missing, %d duplicates (%q), %d unexpected", len(got), len(want), c.missing, c.dups, c.twice, c.extra)
 	}
-	if first >= ndLines {
-		t.Fatalf("the first run was not stopped part-way (%d put)", first)
+	t.Logf("first run stopped after %d of %d NDJSON and %d of %d CSV lines", first, ndLines, firstCSV, csvLines)
+	if first >= ndLines || firstCSV >= csvLines {
+		t.Fatalf("the first run was not stopped part-way (%d and %d put)", first, firstCSV)
 	}
 	// Run 3 (once): one new object; the done ones are not read again.
 	put("a/late.ndjson", []byte(`{"id":"late-1"}`+"\n"+`{"id":"late-2"}`))

@@ -107,7 +107,7 @@ func (f *flow) handleLines(s *source, ls []lines.Line) error {
 type tailHandler struct{ f *flow }
 
 func (h tailHandler) Started(tf *tail.File) {
-	tf.Aux = &source{f: h.f, name: tf.Path, prog: tf.Progress, src: lines.Source{Name: tf.Path}}
+	tf.Aux = &source{f: h.f, name: tf.Path, prog: tf.Progress, src: lines.Source{Name: tf.Path, ReadLine: tf.ReadLine}}
 }
 func (h tailHandler) Lines(tf *tail.File, ls []lines.Line) error {
 	s := tf.Aux.(*source)
@@ -123,7 +123,8 @@ type s3Handler struct{ f *flow }
 
 func (h s3Handler) Started(o *s3feed.Object) {
 	name := o.Name(h.f.bucket)
-	o.Aux = &source{f: h.f, name: name, prog: o.Progress, src: lines.Source{Name: name}}
+	o.Aux = &source{f: h.f, name: name, prog: o.Progress, src: lines.Source{Name: name,
+		ReadLine: func(n int64) ([]byte, error) { return h.f.feed.ReadLine(h.f.ctx, o, n) }}}
 }
 func (h s3Handler) Lines(o *s3feed.Object, ls []lines.Line) error {
 	return h.f.handleLines(o.Aux.(*source), ls)

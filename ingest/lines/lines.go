@@ -148,6 +148,10 @@ type Source struct {
 	header     [][]byte          // `"name":` of the csv fields its header line named
 	csv        *lineparse.Parser // for those fields
 	headerSeen bool
+	headerBad  string // why the header line is unusable
+	// ReadLine reads line n (1-based) of the source again: a CSV header
+	// that names the columns is needed when reading resumes after it.
+	ReadLine func(n int64) ([]byte, error)
 }
 
 // Processor is the line processing of one flow.
@@ -249,11 +253,24 @@ func (p *Processor) Line(src *Source, l Line, out Sink, now time.Time) error {
 		return nil
 	}
 	if c := p.o.Convert; c != nil && c.Format == lineparse.CSV && c.Header && !src.headerSeen {
-		if err := p.readHeader(src, l, out); err != nil {
-			return err
+		headerLine := int64(p.o.SkipHeaderLines) + 1
+		if l.Number == headerLine {
+			if problem := p.setHeader(src, l.Data); problem != "" {
+				return out.Dead(ReasonConvert+": csv header: "+problem, l.Data, l.Offset, pos)
+			}
+			out.Skip(SkipHeader, pos)
+			return nil
 		}
-		out.Skip(SkipHeader, pos)
-		return nil
+		// Reading resumed past the header (after a restart): read it again.
+		if src.ReadLine == nil {
+			src.headerSeen, src.headerBad = true, "the header line cannot be read again"
+		} else {
+			hl, err := src.ReadLine(headerLine)
+			if err != nil {
+				return fmt.Errorf("lines: %s: read the csv header (line %d) again: %w", src.Name, headerLine, err)
+			}
+			p.setHeader(src, hl)
+		}
 	}
 	if l.Truncated {
 		if err := p.flushPending(src, out); err != nil {
@@ -308,17 +325,20 @@ func (p *Processor) flushPending(src *Source, out Sink) error {
 	return err
 }
 
-func (p *Processor) readHeader(src *Source, l Line, out Sink) error {
+// setHeader takes the source's column names from its header line, or
+// returns (and remembers) why they are unusable.
+func (p *Processor) setHeader(src *Source, line []byte) string {
 	src.headerSeen = true
-	vals, problem := headerParser(p.o.Convert, l.Data)
+	vals, problem := headerParser(p.o.Convert, line)
 	if problem != "" {
-		return fmt.Errorf("lines: %s: csv header line %d: %s", src.Name, l.Number, problem)
+		src.headerBad = fmt.Sprintf("the header line is unusable (%s)", problem)
+		return problem
 	}
 	src.header = src.header[:0]
 	for _, v := range vals {
 		src.header = append(src.header, quotedKey(v))
 	}
-	return nil
+	return ""
 }
 
 // headerParser splits a CSV header line with the flow's delimiter.
@@ -447,6 +467,9 @@ func (p *Processor) convert(src *Source, text []byte) (data, key []byte, problem
 	names := p.names
 	parser := p.parser
 	if c.Format == lineparse.CSV && c.Header {
+		if src.headerBad != "" {
+			return nil, nil, src.headerBad
+		}
 		names = src.header
 		var err error
 		if parser, err = p.headerLineParser(src); err != nil {

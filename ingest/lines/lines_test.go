@@ -362,3 +362,25 @@ func BenchmarkProcessor(b *testing.B) {
 		})
 	}
 }
+
+// TestCSVHeaderAfterResume: reading resumed past the header line (after a
+// restart) reads the header again through Source.ReadLine; an unusable
+// header dead-letters the lines of its source, not the agent.
+func TestCSVHeaderAfterResume(t *testing.T) {
+	p := mustNew(t, Options{SkipHeaderLines: 1, Convert: &Convert{Format: lineparse.CSV, Header: true}})
+	asked := int64(0)
+	src := &Source{Name: "f.csv", ReadLine: func(n int64) ([]byte, error) { asked = n; return []byte("id,qty"), nil }}
+	c := &collect{t: t}
+	if err := p.Line(src, Line{Data: []byte("a,1"), Offset: 100, End: 104, Number: 7}, c, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, c.data(), `{"id":"a","qty":"1"}`)
+	if asked != 2 {
+		t.Errorf("asked for line %d, want the header's, 2", asked)
+	}
+	bad := feed(t, p, &Source{Name: "g.csv"}, "# comment\nid,id\n1,2\n3,4\n")
+	equal(t, bad.data())
+	equal(t, bad.dead, `convert_failed: csv header: column 2: empty or duplicate name "id" | id,id`,
+		`convert_failed: csv: the header line is unusable (column 2: empty or duplicate name "id") | 1,2`,
+		`convert_failed: csv: the header line is unusable (column 2: empty or duplicate name "id") | 3,4`)
+}

@@ -77,11 +77,11 @@ type Options struct {
 	// ShardRefresh is how often the shard map of keyed aggregation is
 	// re-read (default 1m).
 	ShardRefresh time.Duration
-	// AfterCall, when set, runs on a worker after a call's records were all
-	// acknowledged and before the worker takes the next call (the agent
-	// waits there for the checkpoint write, so that each worker has at most
-	// one call sent and not yet checkpointed).
-	AfterCall func(ctx context.Context) error
+	// AfterCall, when set, runs on a worker after a call's records (their
+	// tickets) were all acknowledged and before the worker takes the next
+	// call: the agent waits there until the checkpoint covers them, so that
+	// each worker has at most one call sent and not yet checkpointed.
+	AfterCall func(ctx context.Context, tickets []state.Ticket) error
 	Logger    *slog.Logger
 }
 
@@ -429,7 +429,7 @@ func (s *Sender) worker() {
 	for c := range s.calls {
 		s.send(c)
 		if s.o.AfterCall != nil {
-			if err := s.o.AfterCall(s.ctx); err != nil && s.ctx.Err() == nil {
+			if err := s.o.AfterCall(s.ctx, c.tickets); err != nil && s.ctx.Err() == nil {
 				s.log.Warn("after-call hook failed", "err", err)
 			}
 		}

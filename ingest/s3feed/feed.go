@@ -419,3 +419,36 @@ func (f *Feed) fail(err error, resume *state.Position) error {
 	f.queue = append([]*Object{r.obj}, f.queue...)
 	return nil
 }
+
+// ReadLine reads line n (1-based) of an object again, from its start: a
+// CSV header when reading resumes after it.
+func (f *Feed) ReadLine(ctx context.Context, o *Object, n int64) ([]byte, error) {
+	out, err := f.o.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.o.Bucket), Key: aws.String(o.Key), IfMatch: aws.String(o.ETag)})
+	if err != nil {
+		return nil, fmt.Errorf("s3feed: get s3://%s/%s: %w", f.o.Bucket, o.Key, err)
+	}
+	defer out.Body.Close()
+	br := bufio.NewReaderSize(out.Body, 64<<10)
+	var r io.Reader = br
+	gz := f.o.Compression == "gzip" || (f.o.Compression == "auto" && strings.HasSuffix(o.Key, ".gz"))
+	if magic, _ := br.Peek(2); f.o.Compression == "auto" && len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz = true
+	}
+	if gz {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("s3feed: gunzip s3://%s/%s: %w", f.o.Bucket, o.Key, err)
+		}
+		r = zr
+	}
+	lr := bufio.NewReaderSize(io.LimitReader(r, 4<<20), 64<<10)
+	for i := int64(1); ; i++ {
+		line, err := lr.ReadBytes('\n')
+		if i == n && (err == nil || (errors.Is(err, io.EOF) && len(line) > 0)) {
+			return bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'}), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("s3feed: s3://%s/%s: line %d not found: %w", f.o.Bucket, o.Key, n, err)
+		}
+	}
+}

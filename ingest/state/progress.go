@@ -59,6 +59,12 @@ type Progress struct {
 	waiters []waiter
 
 	size atomic.Int64 // the source's latest known size, for the lag metric
+
+	// persisted is the committed position in the last checkpoint written;
+	// forgotten: the store no longer writes this source (so nothing waits
+	// for it to be persisted).
+	persisted Position
+	forgotten bool
 }
 
 type pending struct {
@@ -75,6 +81,7 @@ type waiter struct {
 type Ticket struct {
 	p   *Progress
 	seq uint64
+	off int64 // the record's end
 }
 
 // NewProgress tracks a source from start; Store.Track is the usual way.
@@ -93,7 +100,7 @@ func (p *Progress) Register(pos Position) Ticket {
 	seq := p.base + uint64(p.n)
 	p.n++
 	p.mu.Unlock()
-	return Ticket{p: p, seq: seq}
+	return Ticket{p: p, seq: seq, off: pos.Offset}
 }
 
 func (p *Progress) grow() {
@@ -273,6 +280,33 @@ func (p *Progress) entry() Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Entry{Identity: p.id, Position: p.committed, Done: p.done && p.n == 0}
+}
+
+func (p *Progress) setPersisted(pos Position) {
+	p.mu.Lock()
+	p.persisted = pos
+	p.mu.Unlock()
+}
+
+func (p *Progress) setForgotten() {
+	p.mu.Lock()
+	p.forgotten = true
+	p.mu.Unlock()
+}
+
+// committedPast reports whether the committed position reached off (or the
+// source is forgotten).
+func (p *Progress) committedPast(off int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.forgotten || p.committed.Offset >= off
+}
+
+// covered reports whether the last checkpoint written covers off.
+func (p *Progress) covered(off int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.forgotten || p.persisted.Offset >= off
 }
 
 func (p *Progress) changed() {

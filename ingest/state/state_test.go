@@ -204,9 +204,10 @@ func TestStoreRunWritesAfterAcks(t *testing.T) {
 	}
 }
 
-// TestWaitWritten returns only after a write that began after the call,
-// and that write includes what was acknowledged before the call.
-func TestWaitWritten(t *testing.T) {
+// TestWaitCovered returns only once the checkpoint written covers the
+// tickets — also when an earlier record of the same source is
+// acknowledged later.
+func TestWaitCovered(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	s, err := Open(path)
 	if err != nil {
@@ -215,26 +216,54 @@ func TestWaitWritten(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
 	p := s.Track("f", Identity{Kind: "file", Path: "x"}, Position{})
-	for i := range 50 {
-		p.Register(Position{int64(i + 1), int64(i + 1)}).Ack()
-		if err := s.WaitWritten(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	check := func(want int64) {
+		t.Helper()
 		s2, err := Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := s2.Take("f"); len(e) != 1 || e[0].Offset != int64(i+1) {
-			t.Fatalf("after WaitWritten the checkpoint says %+v, want offset %d", e, i+1)
+		if e := s2.Take("f"); len(e) != 1 || e[0].Offset != want {
+			t.Fatalf("checkpoint says %+v, want offset %d", e, want)
 		}
 	}
-	short, stop := context.WithTimeout(context.Background(), time.Millisecond)
-	defer stop()
+	for i := range 20 {
+		tk := p.Register(Position{int64(i + 1), int64(i + 1)})
+		tk.Ack()
+		if err := s.WaitCovered(context.Background(), []Ticket{tk}); err != nil {
+			t.Fatal(err)
+		}
+		check(int64(i + 1))
+	}
+	first := p.Register(Position{30, 21})
+	second := p.Register(Position{40, 22})
+	second.Ack()
+	waited := make(chan error, 1)
+	go func() { waited <- s.WaitCovered(context.Background(), []Ticket{second}) }()
+	select {
+	case err := <-waited:
+		t.Fatalf("WaitCovered returned (%v) while an earlier record is unacknowledged", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	first.Ack()
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	check(40)
+	// A forgotten source is not waited for.
+	q := s.Track("f", Identity{Kind: "file", Path: "y"}, Position{})
+	tk := q.Register(Position{5, 1})
+	s.Forget("f", q)
+	if err := s.WaitCovered(context.Background(), []Ticket{tk}); err != nil {
+		t.Fatal(err)
+	}
 	cancel()
 	<-done
-	if err := s.WaitWritten(short); err == nil {
-		t.Fatal("WaitWritten returned without a writer")
+	short, stop := context.WithTimeout(context.Background(), time.Millisecond)
+	defer stop()
+	late := p.Register(Position{50, 23})
+	late.Ack()
+	if err := s.WaitCovered(short, []Ticket{late}); err == nil {
+		t.Fatal("WaitCovered returned without a writer")
 	}
 }

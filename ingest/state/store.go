@@ -30,6 +30,9 @@ type Store struct {
 	// dead-letter file there: a checkpoint may count a line as handled
 	// because it was dead-lettered only once the dead letter is durable).
 	BeforeWrite func() error
+	// Interval is the longest a change waits to be written when nothing
+	// waits for it (WaitCovered asks for a write at once); default 1s.
+	Interval time.Duration
 
 	mu      sync.Mutex
 	live    map[string]map[*Progress]struct{}
@@ -37,11 +40,12 @@ type Store struct {
 
 	writeMu sync.Mutex // one write at a time
 	dirty   chan struct{}
+	urgent  chan struct{} // a WaitCovered waits
 	writes  atomic.Int64
 	lastErr atomic.Pointer[error]
 
 	// Writes started and finished, and a channel closed (and replaced) at
-	// each finish, for WaitWritten.
+	// each finish, for WaitCovered.
 	seqMu             sync.Mutex
 	started, finished int64
 	finishedCh        chan struct{}
@@ -51,7 +55,7 @@ type Store struct {
 // checkpoint). Its directory must exist or be creatable.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path, live: map[string]map[*Progress]struct{}{}, carried: map[string][]Entry{},
-		dirty: make(chan struct{}, 1), finishedCh: make(chan struct{})}
+		dirty: make(chan struct{}, 1), urgent: make(chan struct{}, 1), finishedCh: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -110,6 +114,7 @@ func (s *Store) Forget(flow string, p *Progress) {
 	s.mu.Lock()
 	delete(s.live[flow], p)
 	s.mu.Unlock()
+	p.setForgotten()
 	s.changed()
 }
 
@@ -131,43 +136,100 @@ func (s *Store) changed() {
 	}
 }
 
-// Run writes the checkpoint whenever a source changed, until ctx is done;
-// then it writes once more and returns. A failed write is retried on the
-// next change and after a second.
+// Run writes the checkpoint until ctx is done, then once more and returns:
+// at once when WaitCovered asks for it, otherwise at most Interval after a
+// change (changes are coalesced). A failed write is retried a second later.
 func (s *Store) Run(ctx context.Context) {
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
+	interval := s.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	armed := false
+	arm := func(d time.Duration) {
+		if !armed {
+			timer.Reset(d)
+			armed = true
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			s.Flush()
 			return
 		case <-s.dirty:
-		case <-retry.C:
+			arm(interval)
+			continue
+		case <-s.urgent:
+		case <-timer.C:
+			armed = false
 		}
+		if armed {
+			timer.Stop() // (Go 1.23+: no stale tick is delivered after Stop)
+		}
+		armed = false
 		if err := s.Flush(); err != nil {
-			retry.Reset(time.Second)
+			arm(time.Second)
 		}
 	}
 }
 
-// WaitWritten blocks until a checkpoint write that starts after the call
-// has finished (successfully or not; see Err), or ctx ends. The agent's put
-// workers call it after acknowledging a call's records, so that at most
-// one call per worker is sent and not yet checkpointed: what a crash can
-// make the agent send twice.
-func (s *Store) WaitWritten(ctx context.Context) error {
-	s.seqMu.Lock()
-	target := s.started + 1
-	s.seqMu.Unlock()
-	s.changed()
+// WaitCovered blocks until the checkpoint written covers every record of
+// tickets (acknowledged ones: an unacknowledged record is never covered),
+// or ctx ends. The agent's put workers call it after a call's records were
+// acknowledged and before the next call, so that at most one call per
+// worker is sent and not yet in the checkpoint: what a crash can make the
+// agent send twice.
+func (s *Store) WaitCovered(ctx context.Context, tickets []Ticket) error {
+	// The records of one source are registered in order, so the last
+	// ticket of each source is the one to wait for.
+	type mark struct {
+		p   *Progress
+		off int64
+	}
+	var marks []mark
+	for _, t := range tickets {
+		if t.p == nil {
+			continue
+		}
+		if k := len(marks); k > 0 && marks[k-1].p == t.p {
+			marks[k-1].off = max(marks[k-1].off, t.off)
+			continue
+		}
+		marks = append(marks, mark{t.p, t.off})
+	}
+	poll := time.NewTimer(time.Hour)
+	defer poll.Stop()
 	for {
 		s.seqMu.Lock()
-		done, ch := s.finished >= target, s.finishedCh
+		ch := s.finishedCh
 		s.seqMu.Unlock()
-		if done {
+		covered, committed := true, true
+		for _, m := range marks {
+			if !m.p.covered(m.off) {
+				covered = false
+				committed = committed && m.p.committedPast(m.off)
+			}
+		}
+		if covered {
 			return nil
+		}
+		if !committed {
+			// An earlier record (another worker's call) is still in flight:
+			// look again shortly rather than make writes that cannot help.
+			poll.Reset(5 * time.Millisecond)
+			select {
+			case <-poll.C:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		select {
+		case s.urgent <- struct{}{}:
+		default:
 		}
 		select {
 		case <-ch:
@@ -231,10 +293,13 @@ func (s *Store) write() error {
 		}
 	}
 	s.mu.Unlock()
+	written := map[*Progress]Position{}
 	for flow, ps := range sources {
 		entries := make([]Entry, 0, len(ps))
 		for _, p := range ps {
-			entries = append(entries, p.entry())
+			e := p.entry()
+			entries = append(entries, e)
+			written[p] = e.Position
 		}
 		sort.Slice(entries, func(i, j int) bool {
 			a, b := entries[i], entries[j]
@@ -249,7 +314,13 @@ func (s *Store) write() error {
 	if err != nil {
 		return fmt.Errorf("state: encode: %w", err)
 	}
-	return WriteFileAtomic(s.path, raw)
+	if err := WriteFileAtomic(s.path, raw); err != nil {
+		return err
+	}
+	for p, pos := range written {
+		p.setPersisted(pos)
+	}
+	return nil
 }
 
 // WriteFileAtomic replaces path with data so that a crash leaves either

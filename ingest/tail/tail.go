@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -809,4 +810,28 @@ func lastLineEnd(fd *os.File, size int64) int64 {
 		return from + int64(i) + 1
 	}
 	return from
+}
+
+// ReadLine reads line n (1-based) of the file again, from its start (at
+// most the first 4 MiB are searched): a CSV header when reading resumes
+// after it.
+func (f *File) ReadLine(n int64) ([]byte, error) {
+	if f.fd == nil {
+		return nil, fmt.Errorf("tail: %s is closed", f.Path)
+	}
+	return readLine(io.NewSectionReader(f.fd, 0, 4<<20), n)
+}
+
+// readLine returns line n (1-based) of r, without its line break.
+func readLine(r io.Reader, n int64) ([]byte, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for i := int64(1); ; i++ {
+		line, err := br.ReadBytes('\n')
+		if i == n && (err == nil || (errors.Is(err, io.EOF) && len(line) > 0)) {
+			return bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'}), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tail: line %d not found: %w", n, err)
+		}
+	}
 }

@@ -426,3 +426,20 @@ func TestTailTruncatedAndRegrownBeforeTheNextRead(t *testing.T) {
 		})
 	}
 }
+
+func TestFileReadLine(t *testing.T) {
+	e := newEnv(t)
+	e.write("a.csv", "# c\r\nid,qty\r\n1,2\n")
+	tl := e.tailer(Options{Globs: []string{e.path("*.csv")}})
+	r := &recorder{t: t, ack: true}
+	e.poll(tl, r, time.Millisecond)
+	f := tl.Files()[0]
+	for n, want := range map[int64]string{1: "# c", 2: "id,qty", 3: "1,2"} {
+		if got, err := f.ReadLine(n); err != nil || string(got) != want {
+			t.Errorf("line %d: %q %v, want %q", n, got, err, want)
+		}
+	}
+	if _, err := f.ReadLine(4); err == nil {
+		t.Error("line 4 of 3 found")
+	}
+}

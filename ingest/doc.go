@@ -18,13 +18,13 @@
 //     or feed, processes lines and adds records to its sender; it blocks
 //     when the sender's buffer is full (reading pauses while puts lag).
 //   - Each sender owns MaxInFlight worker goroutines that make the calls
-//     and acknowledge records (state.Ticket.Ack), then wait for the
-//     checkpoint write that includes them (state.Store.WaitWritten) before
-//     the next call, and, with keyed KPL aggregation, one goroutine
-//     re-reading the shard map.
+//     and acknowledge records (state.Ticket.Ack), then wait (bounded)
+//     until the checkpoint covers them (state.Store.WaitCovered) before the
+//     next call, and, with keyed KPL aggregation, one goroutine re-reading
+//     the shard map.
 //   - The checkpoint store owns one writer goroutine that writes the
-//     checkpoint after acknowledgements (coalesced), syncing the
-//     dead-letter file first.
+//     checkpoint when a worker waits for it, else at most a second after a
+//     change (coalesced), syncing the dead-letter file first.
 //   - Run starts them; on ctx cancellation (SIGTERM) readers stop, senders
 //     drain within shutdown_timeout, the checkpoint is written a last time.
 //

@@ -17,8 +17,8 @@
 //
 // Progress is safe for concurrent use: the reader registers records, put
 // workers acknowledge them, the writer snapshots. Store owns one writer
-// goroutine, started by Run, which writes whenever a Progress changed
-// (changes that arrive during a write are coalesced into the next one).
-// Lock order: Store.mu, then Progress.mu; the BeforeWrite hook is called
-// with neither held.
+// goroutine, started by Run, which writes at once when a WaitCovered caller
+// waits for a write and otherwise at most Interval after a change (changes
+// are coalesced). Lock order: Store.mu, then Progress.mu; the BeforeWrite
+// hook is called with neither held.
 package state

@@ -29,7 +29,8 @@ type cloudWatch struct {
 	src      bytes.Reader
 	inflated []byte
 
-	lastLen int // of the previous envelope
+	lastLen  int // of the previous envelope
+	maxBytes int // the most a record may inflate to
 
 	env                                                scanner // the envelope
 	envRoot                                            *node
@@ -57,7 +58,10 @@ func newCloudWatch(mem memory.Allocator, fields []Field, f Format) (*Decoder, er
 	if f.Timezone != "" {
 		errs = append(errs, &FormatError{"timezone", "only applies to formats syslog and apache_error"})
 	}
-	cw := &cloudWatch{}
+	cw := &cloudWatch{maxBytes: f.MaxInflatedBytes}
+	if cw.maxBytes <= 0 {
+		cw.maxBytes = MaxInflatedBytes
+	}
 	fields = append([]Field(nil), fields...)
 	plainMessage := -1
 	for i := range fields {
@@ -250,7 +254,7 @@ func eventID(env []byte, sl *slot) string {
 	return quoteLit(token(env, sl))
 }
 
-// inflate gunzips data into cw.inflated, at most MaxInflatedBytes.
+// inflate gunzips data into cw.inflated, at most cw.maxBytes.
 func (cw *cloudWatch) inflate(data []byte) string {
 	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
 		return "not gzip data (CloudWatch Logs subscriptions send gzip-compressed envelopes)"
@@ -271,12 +275,12 @@ func (cw *cloudWatch) inflate(data []byte) string {
 		buf = nil
 	}
 	for {
-		if len(buf) > MaxInflatedBytes {
+		if len(buf) > cw.maxBytes {
 			cw.inflated = buf[:0]
-			return fmt.Sprintf("inflates to more than %d bytes", MaxInflatedBytes)
+			return fmt.Sprintf("inflates to more than %d bytes", cw.maxBytes)
 		}
 		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, min(max(32<<10, len(buf)), MaxInflatedBytes+1-len(buf)))...)[:len(buf)]
+			buf = append(buf, make([]byte, min(max(32<<10, len(buf)), cw.maxBytes+1-len(buf)))...)[:len(buf)]
 		}
 		n, err := cw.gz.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -288,9 +292,9 @@ func (cw *cloudWatch) inflate(data []byte) string {
 			return err.Error()
 		}
 	}
-	if len(buf) > MaxInflatedBytes {
+	if len(buf) > cw.maxBytes {
 		cw.inflated = buf[:0]
-		return fmt.Sprintf("inflates to more than %d bytes", MaxInflatedBytes)
+		return fmt.Sprintf("inflates to more than %d bytes", cw.maxBytes)
 	}
 	cw.inflated, cw.lastLen = buf, len(buf)
 	return ""

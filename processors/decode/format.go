@@ -60,9 +60,10 @@ const (
 	SkipEmptyLine = "empty_line"
 )
 
-// MaxInflatedBytes bounds what one cloudwatch_logs record may inflate to
-// (a Kinesis record is at most 1 MiB; CloudWatch Logs compresses ~10x), so
-// that a gzip bomb becomes a dead letter rather than an out-of-memory kill.
+// MaxInflatedBytes is the default bound of what one cloudwatch_logs record
+// may inflate to (a Kinesis record is at most 1 MiB; CloudWatch Logs
+// compresses ~10x), so that a gzip bomb becomes a dead letter rather than
+// an out-of-memory kill.
 const MaxInflatedBytes = 64 << 20
 
 // Format says how records are read. The zero value is JSON.
@@ -79,6 +80,9 @@ type Format struct {
 	Timezone string
 	// Now is the clock for RFC 3164's missing year (default time.Now).
 	Now func() time.Time
+	// MaxInflatedBytes bounds a cloudwatch_logs record inflated (default
+	// MaxInflatedBytes).
+	MaxInflatedBytes int
 }
 
 // CSVOptions configure the csv format.

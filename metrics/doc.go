@@ -40,6 +40,7 @@
 //	RowsOut        pipeline/outputs: rows handed to an output         rows out per output
 //	FirehoseCall   sinks/firehose: once per PutRecordBatch attempt     calls, errors, retries, records sent/failed, payload and billed bytes, latency per stream
 //	DeadLetter     sinks/deadletter: after entries are durable         dead-letter rows per reason code
+//	InputSkipped   pipeline: after decoding a batch                    skipped input per reason (control messages, CSV headers, empty lines)
 //	RedisCall      any Redis caller (or a go-redis hook)              latency and errors per operation
 //	WindowFlush    window operators: per applied (shard, flush)       flushes and keys flushed per operator
 //	WindowEmit     window operators: per acked emission               emissions and rows emitted per operator

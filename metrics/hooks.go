@@ -40,6 +40,10 @@ type Hooks interface {
 	// with the given reason. The reason may be the full "<code>: <detail>"
 	// text: adapters keep only the code (see ReasonCode).
 	DeadLetter(reason string, n int)
+	// InputSkipped reports n inputs that carried no row and were not bad,
+	// by reason (decode's Skip* constants: a CloudWatch Logs control
+	// message, a CSV header line, an empty line).
+	InputSkipped(reason string, n int)
 
 	// RedisCall reports one Redis round trip (a command, script or
 	// pipeline) of the named operation, e.g. "checkpoint", "lease_renew",
@@ -164,6 +168,7 @@ func (Nop) LeaseLost(string, string)                     {}
 func (Nop) RowsOut(string, int)                          {}
 func (Nop) FirehoseCall(string, FirehoseCall)            {}
 func (Nop) DeadLetter(string, int)                       {}
+func (Nop) InputSkipped(string, int)                     {}
 func (Nop) RedisCall(string, time.Duration, error)       {}
 func (Nop) WindowFlush(string, int)                      {}
 func (Nop) WindowEmit(string, int)                       {}
@@ -224,6 +229,12 @@ func (m Multi) FirehoseCall(stream string, c FirehoseCall) {
 func (m Multi) DeadLetter(reason string, n int) {
 	for _, h := range m {
 		h.DeadLetter(reason, n)
+	}
+}
+
+func (m Multi) InputSkipped(reason string, n int) {
+	for _, h := range m {
+		h.InputSkipped(reason, n)
 	}
 }
 

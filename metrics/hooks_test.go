@@ -40,6 +40,9 @@ func (r *recorder) FirehoseCall(stream string, c metrics.FirehoseCall) {
 	r.log("FirehoseCall %s %d %d %d %d %d %v %v", stream, c.Records, c.PayloadBytes, c.FailedRecords, c.BilledBytes, c.Attempt, c.Latency, c.Err)
 }
 func (r *recorder) DeadLetter(reason string, n int) { r.log("DeadLetter %s %d", reason, n) }
+func (r *recorder) InputSkipped(reason string, n int) {
+	r.log("InputSkipped %s %d", reason, n)
+}
 func (r *recorder) RedisCall(op string, latency time.Duration, err error) {
 	r.log("RedisCall %s %v %v", op, latency, err)
 }
@@ -81,6 +84,7 @@ func callAll(h metrics.Hooks) {
 	h.RowsOut("o", 7)
 	h.FirehoseCall("f", metrics.FirehoseCall{Records: 1, PayloadBytes: 2, FailedRecords: 3, BilledBytes: 4, Attempt: 5, Latency: 6})
 	h.DeadLetter("invalid_json: x", 2)
+	h.InputSkipped("csv_header", 3)
 	h.RedisCall("op", 3*time.Millisecond, nil)
 	h.WindowFlush("w", 4)
 	h.WindowEmit("w", 5)
@@ -103,6 +107,7 @@ var allCalls = []string{
 	"RowsOut o 7",
 	"FirehoseCall f 1 2 3 4 5 6ns <nil>",
 	"DeadLetter invalid_json: x 2",
+	"InputSkipped csv_header 3",
 	"RedisCall op 3ms <nil>",
 	"WindowFlush w 4",
 	"WindowEmit w 5",

@@ -19,6 +19,9 @@ func (p *Pipeline) HandleBatch(ctx context.Context, shard string, recs []flow.So
 		return err
 	}
 	b, dead := dec.Decode(shard, recs)
+	for why, n := range dec.Skipped() {
+		p.hooks.InputSkipped(why, n)
+	}
 	for _, t := range p.transforms {
 		// A transform error (Redis down, say) is retried with backoff:
 		// the batch waits (back-pressure), nothing goes out half-done.
@@ -84,7 +87,7 @@ func (p *Pipeline) decoder(shard string) (*decode.Decoder, error) {
 	if d, ok := p.decoders[shard]; ok {
 		return d, nil
 	}
-	d, err := decode.New(p.mem, p.cfg.Schema)
+	d, err := p.cfg.newDecoder(p.mem)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: shard %s: %w", p.cfg.Name, shard, err)
 	}

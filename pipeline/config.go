@@ -132,6 +132,14 @@ type SourceConfig struct {
 	// CheckpointInterval is the minimum time between checkpoint writes of a
 	// shard.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// Format is how records are decoded: json (default), csv,
+	// apache_combined, apache_common, apache_error, syslog, regex or
+	// cloudwatch_logs; CSV, Regex and Timezone are options of the formats
+	// that use them (see DecodeFormat).
+	Format   string            `yaml:"format"`
+	CSV      decode.CSVOptions `yaml:"csv"`
+	Regex    string            `yaml:"regex"`
+	Timezone string            `yaml:"timezone"`
 }
 
 // CheckpointsConfig selects the checkpoint store.

@@ -133,6 +133,18 @@ var declarations = map[reflect.Type]*typeDecl{
 			"idle_time_between_reads": {Default: "500ms", Zero: "rejected: an empty shard would be polled in a tight loop (Kinesis allows 5 reads per second per shard)", Doc: "Pause after an empty read."},
 			"max_in_flight_batches":   {Default: "8", Zero: "rejected (1-1024)", Doc: "Unacked batches per shard before reading blocks."},
 			"checkpoint_interval":     {Default: "1s", Zero: "honoured: a checkpoint after every acked batch", Doc: "Minimum time between checkpoint writes of a shard."},
+			"format":                  {Default: "json", Enum: []string{"json", "csv", "apache_combined", "apache_common", "apache_error", "syslog", "regex", "cloudwatch_logs"}, Doc: "How records are decoded: json, csv, Apache access/error logs, syslog (RFC 3164 and 5424), regex (named groups), or cloudwatch_logs (gzip subscription envelopes: one row per log event)."},
+			"csv":                     {Doc: "Options of format csv."},
+			"regex":                   {Doc: "format regex: a regular expression whose named groups are the fields."},
+			"timezone":                {Doc: "IANA time zone of timestamps without one (syslog RFC 3164, Apache error logs); default UTC."},
+		},
+	},
+	reflect.TypeFor[decode.CSVOptions](): {
+		Doc: "CSV records: one line a record.",
+		Keys: map[string]keyDecl{
+			"delimiter": {DefaultDoc: ",", Doc: "One byte (\\t or tab for tabs)."},
+			"columns":   {Doc: "The fields of a line in order; default the schema's paths (names where no path is set)."},
+			"header":    {Doc: "Skip (and count) lines whose fields are exactly the column names."},
 		},
 	},
 	reflect.TypeFor[CheckpointsConfig](): {

@@ -389,7 +389,7 @@ func (pl *planner) planSchema() *arrow.Schema {
 		pl.schemaUnknown = true
 		return arrow.NewSchema(nil, nil)
 	}
-	d, err := decode.New(memory.DefaultAllocator, c.Schema)
+	d, err := c.newDecoder(memory.DefaultAllocator)
 	if err == nil {
 		defer d.Release()
 		return d.Schema()
@@ -397,6 +397,11 @@ func (pl *planner) planSchema() *arrow.Schema {
 	brokenField := map[int]bool{}
 	for _, e := range flatten(err) {
 		var fe *decode.FieldError
+		var fo *decode.FormatError
+		if errors.As(e, &fo) {
+			pl.bad("source."+fo.Key, "%s", fo.Msg)
+			continue
+		}
 		if !errors.As(e, &fe) {
 			pl.bad("schema", "%v", e)
 			continue

@@ -253,7 +253,7 @@ var configCases = []configCase{
 	// Source.
 	{name: "unknown source key", edits: []edit{{"  stream: clicks\n", "  stream_name: clicks\n"}},
 		want: []want{
-			{"source.stream_name", `unknown key (did you mean "stream"?); the keys in source are stream, initial_position, at_timestamp, max_leases, balance, lease_stealing, checkpoints, lease_duration, shard_sync_interval, health_grace, max_records, idle_time_between_reads, max_in_flight_batches, checkpoint_interval`, 14, 3},
+			{"source.stream_name", `unknown key (did you mean "stream"?); the keys in source are stream, initial_position, at_timestamp, max_leases, balance, lease_stealing, checkpoints, lease_duration, shard_sync_interval, health_grace, max_records, idle_time_between_reads, max_in_flight_batches, checkpoint_interval, format, csv, regex, timezone`, 14, 3},
 			{path: "source.stream", msg: "is required (Kinesis stream name)"},
 		}},
 	{name: "integer that is not", edits: []edit{{"  lease_duration: 4s\n", "  lease_duration: 4s\n  max_records: lots\n"}},

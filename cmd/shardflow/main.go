@@ -5,6 +5,7 @@
 //	shardflow config -c pipeline.yaml     print the effective config
 //	shardflow explain -c pipeline.yaml    print the plan
 //	shardflow produce -c pipeline.yaml    put generated click events into the stream
+//	shardflow agent -c agent.yaml         tail files / read S3 prefixes into Kinesis or Firehose
 //	shardflow scale -c pipeline.yaml      ECS desired count from open shards
 //	shardflow leases -c pipeline.yaml     who holds which shard: checkpoint, lag, load
 //	shardflow enrich load FILE --key K    seed a Redis lookup table
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdExplain(args[1:], stdout, stderr)
 	case "produce":
 		err = cmdProduce(args[1:], stdout, stderr)
+	case "agent":
+		err = cmdAgent(args[1:], stdout, stderr)
 	case "local":
 		err = cmdLocal(args[1:], stdout, stderr)
 	case "enrich":
@@ -113,6 +116,7 @@ commands:
   config -c FILE     print the effective config: every default filled in, secrets masked
   explain -c FILE    print the plan: stages, schemas, window keys and aggregates, outputs and their cost
   produce -c FILE    put generated click events into the pipeline's stream
+  agent -c FILE      tail log files or read S3 prefixes into Kinesis or Firehose (--once for backfills)
   scale -c FILE      set the ECS service's desired count from open shards (--dry-run prints it)
   leases -c FILE     who holds which shard, each shard's checkpoint, lag and load, the live workers
   enrich load FILE   seed a Redis lookup table from a CSV/JSON file (--key 'user:{user_id}')

@@ -31,6 +31,25 @@ server.on('error', (err) => {
   process.exit(1)
 })
 
+// kinesalite rethrows a request's 'error' event, which crashes the whole
+// process when a client goes away in the middle of sending a request (a
+// process killed with SIGKILL mid-PutRecords — the agent's kill -9 test —
+// or a context cancelled during an upload); every other test sharing this
+// kinesalite would then fail. Such a request is dropped instead.
+const handlers = server.listeners('request')
+server.removeAllListeners('request')
+server.on('request', (req, res) => {
+  const on = req.on
+  req.on = function (event, fn) {
+    if (event !== 'error') return on.call(this, event, fn)
+    return on.call(this, event, (err) => {
+      console.error(`kinesalite.js: request from a client that went away dropped: ${err.message}`)
+      res.destroy()
+    })
+  }
+  for (const h of handlers) h.call(server, req, res)
+})
+
 server.listen(port, '127.0.0.1', () => {
   const a = server.address()
   console.log(`kinesalite listening on http://${a.address}:${a.port}`)

@@ -80,6 +80,7 @@ const (
 	leaseTakeovers
 	leaseBalance
 	sourceErrors
+	inputSkipped
 	windowEmissions
 	maxWatermarkLag
 	maxEmitLag
@@ -129,6 +130,7 @@ var definitions = [numMetrics]struct {
 	leaseTakeovers:  {"LeaseTakeovers", "Count", kindSum, 1},
 	leaseBalance:    {"LeaseBalance", "None", kindLast, 1000}, // stored ×1000
 	sourceErrors:    {"SourceErrors", "Count", kindSum, 1},
+	inputSkipped:    {"InputSkipped", "Count", kindSum, 1},
 	windowEmissions: {"WindowEmissions", "Count", kindSum, 1},
 	maxWatermarkLag: {"MaxWatermarkLag", "Seconds", kindLag, 1},
 	maxEmitLag:      {"MaxEmitLag", "Seconds", kindLag, 1},
@@ -375,6 +377,9 @@ func (w *Writer) FirehoseCall(_ string, c metrics.FirehoseCall) {
 }
 
 func (w *Writer) DeadLetter(_ string, n int) { w.add(deadRows, int64(n)) }
+
+// InputSkipped counts input that carried no row and was not bad.
+func (w *Writer) InputSkipped(_ string, n int) { w.add(inputSkipped, int64(n)) }
 
 func (w *Writer) RedisCall(_ string, latency time.Duration, err error) {
 	w.add(redisCalls, 1)

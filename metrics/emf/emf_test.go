@@ -109,6 +109,7 @@ func callHooks(h metrics.Hooks) {
 	h.LeaseAcquired("shardId-3", metrics.AcquiredTakeover)
 	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 2}, {Worker: "b", Held: 1}}, 1.5)
 	h.SourceError("GetRecords", "ProvisionedThroughputExceededException")
+	h.InputSkipped("cloudwatch_control_message", 2)
 	// Two windows whose lock this process holds, one that moved away.
 	now := time.Now()
 	h.WindowProgress("w", now.Add(-40*time.Second), now.Add(-90*time.Second))
@@ -147,7 +148,7 @@ func TestLinesPerInterval(t *testing.T) {
 			"FirehoseFailedRecords": 2, "FirehosePayloadBytes": 2_700_000, "FirehoseBilledBytes": 1_331_200,
 			"MaxFirehoseCallLatency": 250, "DeadLetterRows": 3, "RedisCalls": 2, "RedisErrors": 1,
 			"MaxRedisLatency": 1.5, "WindowFlushes": 1, "WindowEmittedRows": 7, "LateRows": 2,
-			"LeasesAcquired": 2, "LeaseTakeovers": 1, "LeaseBalance": 1.5, "SourceErrors": 1,
+			"LeasesAcquired": 2, "LeaseTakeovers": 1, "LeaseBalance": 1.5, "SourceErrors": 1, "InputSkipped": 2,
 			"WindowEmissions": 1, "MaxWatermarkLag": 40 + DefaultInterval.Seconds(), "MaxEmitLag": 200 + DefaultInterval.Seconds(),
 			"S3Objects": 2, "S3Bytes": 1500, "S3Rows": 15, "S3UploadErrors": 1, "S3Retries": 1,
 			"LookupCacheLookups": 100, "LookupCacheHits": 80,

@@ -33,6 +33,7 @@ var hookSamples = map[string]func(metrics.Hooks){
 	"LookupCache":    func(h metrics.Hooks) { h.LookupCache("user:{user_id}", 4, 3) },
 	"LeaseAcquired":  func(h metrics.Hooks) { h.LeaseAcquired("s", metrics.AcquiredTakeover) },
 	"LeaseGroup":     func(h metrics.Hooks) { h.LeaseGroup([]metrics.WorkerLeases{{Worker: "w", Held: 2}}, 1.5) },
+	"InputSkipped":   func(h metrics.Hooks) { h.InputSkipped("csv_header", 2) },
 	"SourceError":    func(h metrics.Hooks) { h.SourceError("GetRecords", "ExpiredIteratorException") },
 }
 

@@ -50,6 +50,7 @@
 //	shardflow_firehose_billed_bytes_total        counter    stream          billed bytes of accepted records (each rounded up to 5 KiB)
 //	shardflow_firehose_call_duration_seconds     histogram  stream          duration of one PutRecordBatch call
 //	shardflow_dead_letter_rows_total             counter    reason          rows written to dead-letter, by reason code (invalid_json, oversize_row, …)
+//	shardflow_input_skipped_total                counter    reason          input that was no row and not bad: cloudwatch_control_message, csv_header, empty_line
 //	shardflow_redis_call_duration_seconds        histogram  op              duration of one Redis round trip (command, script, pipeline)
 //	shardflow_redis_errors_total                 counter    op              Redis round trips that failed
 //	shardflow_window_flushes_total               counter    op              flushes of a shard's partial aggregates applied to Redis

@@ -83,6 +83,7 @@ type Metrics struct {
 	rowsOut   *series[string, prometheus.Counter]
 	streams   *series[string, *streamSeries]
 	deadRows  *series[string, prometheus.Counter]
+	skipped   *series[string, prometheus.Counter]
 	redisOps  *series[string, *redisSeries]
 	windowOps *series[string, *windowSeries]
 	lateRows  *series[opAction, prometheus.Counter]
@@ -245,6 +246,10 @@ func New(o Options) (*Metrics, error) {
 	m.deadRows = newSeries(labelLimit, overflowValue, strings.Clone, func(reason string) prometheus.Counter {
 		return dead.WithLabelValues(labelValue(reason))
 	})
+	skipped := counter("input_skipped_total", "Inputs that carried no row and were not bad (CloudWatch Logs control messages, CSV headers, empty lines), by reason.", "reason")
+	m.skipped = newSeries(labelLimit, overflowValue, strings.Clone, func(reason string) prometheus.Counter {
+		return skipped.WithLabelValues(labelValue(reason))
+	})
 
 	// State.
 	redisLatency := histogram("redis_call_duration_seconds", "Duration of a Redis round trip (command, script or pipeline).", RedisBuckets, "op")
@@ -402,6 +407,10 @@ func (m *Metrics) FirehoseCall(stream string, c metrics.FirehoseCall) {
 
 func (m *Metrics) DeadLetter(reason string, n int) {
 	m.deadRows.get(metrics.ReasonCode(reason)).Add(float64(n))
+}
+
+func (m *Metrics) InputSkipped(reason string, n int) {
+	m.skipped.get(reason).Add(float64(n))
 }
 
 func (m *Metrics) RedisCall(op string, latency time.Duration, err error) {

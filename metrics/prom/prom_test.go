@@ -338,6 +338,7 @@ func exerciseAll(h metrics.Hooks) {
 	h.LeaseAcquired("s", metrics.AcquiredFree)
 	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "w", Held: 1}}, 1)
 	h.SourceError("GetRecords", "ExpiredIteratorException")
+	h.InputSkipped("csv_header", 1)
 }
 
 // TestLeaseGroupDropsWorkersThatLeft: a worker no longer in the group loses

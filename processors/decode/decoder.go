@@ -23,6 +23,11 @@ type Decoder struct {
 	sc     scanner
 	rows   int    // rows of the current batch appended to every column
 	strBuf []byte // unescaped strings of the current record
+
+	// Formats other than JSON (format.go, cloudwatch.go): at most one is set.
+	text    *textFormat
+	cw      *cloudWatch
+	skipped map[string]int // by Skip* reason, in the last Decode call
 }
 
 // column is one declared field, resolved, and its values in the batch being
@@ -104,9 +109,15 @@ func (d *Decoder) Release() {
 // with one of the Reason* codes. A record with Rejected set is not decoded:
 // it becomes a dead letter with Reason = Rejected. Pipeline is left for the
 // caller to fill.
-// len(rows) + len(deadLetters) == len(recs), always. b.Record is never nil
-// (it may have 0 rows); the caller owns it and must Release it.
+// For JSON, len(rows) + len(deadLetters) == len(recs), always. The other
+// formats (NewFormat) may make many rows of one record — a line, a log event
+// — and skip input that is neither a row nor bad (Skipped counts it); every
+// row's origin is its record's. b.Record is never nil (it may have 0 rows);
+// the caller owns it and must Release it.
 func (d *Decoder) Decode(shard string, recs []flow.SourceRecord) (b *flow.Batch, deadLetters []flow.DeadLetter) {
+	if d.text != nil || d.cw != nil {
+		return d.decodeRows(shard, recs)
+	}
 	d.rows = 0
 	for i := range d.cols {
 		d.cols[i].reset()

@@ -1,6 +1,10 @@
-// Package decode turns the JSON records of one KCL ProcessRecords call into
-// one Arrow record batch of the pipeline's declared schema, and every record
-// that cannot become a row into a dead letter with a reason.
+// Package decode turns the records of one KCL ProcessRecords call into one
+// Arrow record batch of the pipeline's declared schema, and every record
+// that cannot become a row into a dead letter with a reason. Records are
+// JSON (New, and NewFormat's default) or one of the formats of NewFormat:
+// text lines (csv, apache_common, apache_combined, apache_error, syslog,
+// regex — split by the lineparse subpackage) and CloudWatch Logs
+// subscription envelopes (cloudwatch_logs); see "Other formats" below.
 //
 // It owns one reusable buffer per column and a strict single-pass JSON scanner
 // (no third-party parser: the ones that are fast are lenient about escapes,
@@ -65,4 +69,42 @@
 // is the first of: invalid JSON, not an object, then the first failing field
 // in schema order. Details name the column and quote at most 64 bytes of
 // input. DeadLetter.Pipeline is left empty for the caller to fill.
+//
+// # Other formats
+//
+// The same column rules apply; only where a value comes from differs.
+//
+// Text formats read one row per line: a record may hold several lines
+// (split at LF, a CR before it dropped); empty lines are skipped and
+// counted (Skipped, SkipEmptyLine). A field's path names a field of the
+// format (lineparse documents each format's fields; for csv a column, by
+// default the schema's paths in order; for regex a named group). A value is
+// text and is converted as the JSON value a record would have carried: a
+// string column takes it as it is (valid UTF-8 only), an int64, float64 or
+// unix timestamp column needs the text of a JSON number, a bool column
+// "true" or "false", a timestamp column with a string format parses it as
+// usual, and a timestamp column without a format that reads the format's
+// own time field (apache "time", syslog "time") uses that format's layout.
+// A field the line does not carry (Apache's "-", syslog's "-", an empty CSV
+// field, a group that did not match) is missing, with the usual
+// default/null/missing_field rules. A line that does not have its format's
+// shape is an invalid_line dead letter; a CSV line equal to the column
+// names is skipped as a header when csv.header is set. The dead letter of
+// one line of a record holds that line as its raw bytes.
+//
+// cloudwatch_logs records are gzip-compressed subscription envelopes
+// (invalid_gzip when they are not, inflating to at most MaxInflatedBytes).
+// A CONTROL_MESSAGE is skipped and counted (SkipControlMessage); a
+// DATA_MESSAGE makes one row per log event. Each event is decoded as the
+// JSON object {"owner", "logGroup", "logStream", "id", "timestamp",
+// "message"} with the JSON rules; "timestamp" is unix_ms unless a format is
+// set. With any message.<path> field, the message is read as JSON (it must
+// be exactly one JSON value, else that event is an invalid_json dead
+// letter). An envelope that is not one (invalid_json, invalid_envelope)
+// makes the whole record one dead letter; a bad event makes only itself
+// one, with the event's JSON object as its raw bytes.
+//
+// A record of these formats may make many rows, or none. Every row's
+// origin is its record's (sequence and sub-sequence numbers included), so
+// a checkpoint covers all rows of a record or none.
 package decode

@@ -2,6 +2,8 @@ package checkpoints
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -21,7 +23,33 @@ var (
 	// ErrShardEnded: the shard's checkpoint is SHARD_END; nobody reads it
 	// again.
 	ErrShardEnded = errors.New("shard ended")
+	// ErrStoreLost: the store no longer holds the epoch this worker bound
+	// (Store.Bind) — it was emptied (FLUSHALL, a node replaced without
+	// persistence, a failover to a replica that had not caught up) or
+	// replaced. Nothing it holds now can be trusted to continue from: the
+	// worker stops reading rather than start again from initial_position.
+	ErrStoreLost = errors.New("lease store lost its data")
 )
+
+// Epoch identifies one life of an application's store: written once, when
+// the application first runs against it, and never changed by shardflow.
+// A store whose epoch is gone or different is not the store a worker bound.
+type Epoch struct {
+	ID      string
+	Created time.Time
+}
+
+// NewEpoch returns a fresh epoch created at now.
+func NewEpoch(now time.Time) Epoch {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return Epoch{ID: hex.EncodeToString(b[:]), Created: now.UTC().Truncate(time.Millisecond)}
+}
+
+// String is "<id> (created <RFC 3339>)".
+func (e Epoch) String() string {
+	return e.ID + " (created " + e.Created.Format(time.RFC3339) + ")"
+}
 
 // Lease is one shard's lease and checkpoint as stored.
 type Lease struct {
@@ -103,17 +131,27 @@ type Holding struct {
 // Times are computed by the caller (the worker's clock, as the KCL does)
 // and passed in; a lease whose Expires is before now is expired.
 type Store interface {
+	// Bind reads the application's epoch, writing epoch (NewEpoch) when
+	// the store has none — a new application, or one that ran before
+	// stores had epochs — and binds the store value to what it read. From
+	// then on View and Acquire fail with ErrStoreLost when the stored
+	// epoch is gone or another: a worker never takes a shard of a store
+	// that lost its data. Binding again returns the bound epoch.
+	Bind(ctx context.Context, epoch Epoch) (Epoch, error)
 	// Heartbeat records w (its Expires in the future) and forgets workers
 	// whose heartbeat expired long ago.
 	Heartbeat(ctx context.Context, w Worker) error
 	// RemoveWorker deletes a worker's heartbeat (it stopped).
 	RemoveWorker(ctx context.Context, id string) error
-	// View reads the live workers and the leases of shards.
+	// View reads the live workers and the leases of shards; ErrStoreLost
+	// when the store is bound and its epoch changed.
 	View(ctx context.Context, shards []string, now time.Time) (View, error)
 	// Acquire takes shard's lease for worker until now+ttl with a new token
 	// if it is free (no live owner), not ended (ErrShardEnded) and not
 	// reserved for another worker (ErrLeaseReserved); ErrLeaseHeld when
-	// another worker holds it. It returns the lease as stored after.
+	// another worker holds it; ErrStoreLost (nothing written) when the
+	// store is bound and its epoch changed. It returns the lease as stored
+	// after.
 	Acquire(ctx context.Context, shard, worker string, now time.Time, ttl time.Duration) (Lease, error)
 	// Renew extends each holding's lease to now+ttl and records its
 	// shard's load (bytes/s; loads[i] for held[i], loads may be nil). The

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,14 @@ const (
 // shard ids never contain '#'.
 const workerKeyPrefix = "worker#"
 
+// epochItemKey is the key of the item that holds the application's store
+// epoch (attributes attrEpoch and attrEpochCreated).
+const (
+	epochItemKey     = "store#epoch"
+	attrEpoch        = "Epoch"
+	attrEpochCreated = "EpochCreatedMs"
+)
+
 // forgetWorkersAfter: an expired heartbeat older than this is deleted.
 const forgetWorkersAfter = time.Hour
 
@@ -48,6 +57,8 @@ const renewConcurrency = 8
 type Store struct {
 	client *dynamodb.Client
 	table  string
+	// bound is the epoch Bind read (nil before).
+	bound atomic.Pointer[checkpoints.Epoch]
 }
 
 var _ checkpoints.Store = (*Store)(nil)
@@ -78,6 +89,67 @@ func key(id string) map[string]types.AttributeValue {
 func isConditionFailed(err error) bool {
 	var c *types.ConditionalCheckFailedException
 	return errors.As(err, &c)
+}
+
+// Bind implements checkpoints.Store: a PutItem of epoch conditional on
+// there being none, and a consistent GetItem of what is stored.
+func (s *Store) Bind(ctx context.Context, epoch checkpoints.Epoch) (checkpoints.Epoch, error) {
+	if b := s.bound.Load(); b != nil {
+		return *b, nil
+	}
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{attrKey: str(epochItemKey), attrKind: str("epoch"),
+			attrEpoch: str(epoch.ID), attrEpochCreated: num(epoch.Created.UnixMilli())},
+		ConditionExpression:      aws.String("attribute_not_exists(#k)"),
+		ExpressionAttributeNames: map[string]string{"#k": attrKey},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return checkpoints.Epoch{}, s.fail("bind", "-", err, "")
+	}
+	got, ok, err := s.storedEpoch(ctx)
+	if err != nil {
+		return checkpoints.Epoch{}, s.fail("bind", "-", err, "")
+	}
+	if !ok {
+		return checkpoints.Epoch{}, s.fail("bind", "-", errors.New("the epoch item written is not there"), "")
+	}
+	s.bound.CompareAndSwap(nil, &got)
+	return *s.bound.Load(), nil
+}
+
+func (s *Store) storedEpoch(ctx context.Context) (checkpoints.Epoch, bool, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table),
+		Key: key(epochItemKey), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return checkpoints.Epoch{}, false, err
+	}
+	e, ok := decodeEpoch(out.Item)
+	return e, ok, nil
+}
+
+func decodeEpoch(item map[string]types.AttributeValue) (checkpoints.Epoch, bool) {
+	id := stringAttr(item, attrEpoch)
+	if id == "" {
+		return checkpoints.Epoch{}, false
+	}
+	return checkpoints.Epoch{ID: id, Created: msTime(numAttr(item, attrEpochCreated))}, true
+}
+
+// checkEpoch compares the stored epoch (ok false: none) with the bound one.
+func (s *Store) checkEpoch(op, shard string, stored checkpoints.Epoch, ok bool) error {
+	b := s.bound.Load()
+	switch {
+	case b == nil:
+		return nil
+	case !ok:
+		return s.fail(op, shard, checkpoints.ErrStoreLost, fmt.Sprintf(
+			"its epoch %s is gone: the table was emptied or replaced", b))
+	case stored.ID != b.ID:
+		return s.fail(op, shard, checkpoints.ErrStoreLost, fmt.Sprintf(
+			"its epoch is %s, not the bound %s: the table was emptied and started again", stored, b))
+	}
+	return nil
 }
 
 // Heartbeat implements checkpoints.Store: one PutItem.
@@ -112,6 +184,8 @@ func (s *Store) View(ctx context.Context, shards []string, now time.Time) (check
 	}
 	v := checkpoints.View{Leases: make(map[string]checkpoints.Lease, len(shards))}
 	var stale []string
+	var epoch checkpoints.Epoch
+	var hasEpoch bool
 	in := &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)}
 	for {
 		out, err := s.client.Scan(ctx, in)
@@ -120,6 +194,10 @@ func (s *Store) View(ctx context.Context, shards []string, now time.Time) (check
 		}
 		for _, item := range out.Items {
 			id := stringAttr(item, attrKey)
+			if id == epochItemKey {
+				epoch, hasEpoch = decodeEpoch(item)
+				continue
+			}
 			if wid, ok := strings.CutPrefix(id, workerKeyPrefix); ok {
 				w := checkpoints.Worker{ID: wid, Expires: msTime(numAttr(item, attrExpires))}
 				if b, ok := item[attrLeaving].(*types.AttributeValueMemberBOOL); ok {
@@ -142,6 +220,9 @@ func (s *Store) View(ctx context.Context, shards []string, now time.Time) (check
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+	if err := s.checkEpoch("view", "*", epoch, hasEpoch); err != nil {
+		return checkpoints.View{}, err
+	}
 	for _, id := range stale {
 		_ = s.RemoveWorker(ctx, id) // best effort: the next View retries
 	}
@@ -159,7 +240,7 @@ func (s *Store) Shards(ctx context.Context) ([]string, error) {
 			return nil, s.fail("list shards", "*", err, "")
 		}
 		for _, item := range out.Items {
-			if id := stringAttr(item, attrKey); !strings.HasPrefix(id, workerKeyPrefix) {
+			if id := stringAttr(item, attrKey); !strings.Contains(id, "#") { // not a worker's or the epoch item
 				ids = append(ids, id)
 			}
 		}
@@ -171,9 +252,21 @@ func (s *Store) Shards(ctx context.Context) ([]string, error) {
 }
 
 // Acquire implements checkpoints.Store: one conditional UpdateItem (and a
-// consistent GetItem to say why, when the condition fails).
+// consistent GetItem to say why, when the condition fails). A bound store
+// first reads its epoch item (consistent): DynamoDB's condition cannot
+// span two items without a transaction, so a table emptied between that
+// read and the update is caught by the next View.
 func (s *Store) Acquire(ctx context.Context, shard, worker string, now time.Time, ttl time.Duration) (checkpoints.Lease, error) {
 	const op = "acquire"
+	if s.bound.Load() != nil {
+		e, ok, err := s.storedEpoch(ctx)
+		if err != nil {
+			return checkpoints.Lease{}, s.fail(op, shard, err, "reading the epoch")
+		}
+		if err := s.checkEpoch(op, shard, e, ok); err != nil {
+			return checkpoints.Lease{}, err
+		}
+	}
 	exp := now.Add(ttl)
 	// free: no owner, or an expired (or pre-shardflow, timeless) lease;
 	// the caller's own stale lease counts as free too.

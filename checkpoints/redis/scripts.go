@@ -48,8 +48,11 @@ local function fence()
 end
 `
 
-// acquireScript is Acquire. ARGV: shard, worker, now, new lease timeout.
+// acquireScript is Acquire. KEYS[3] is the epoch key. ARGV: shard,
+// worker, now, new lease timeout, bound epoch id ("": none bound).
 //
+//   - STORE_LOST when an epoch is bound and the stored one is another or
+//     gone (the store lost its data: nothing is written to it);
 //   - ENDED when the checkpoint is SHARD_END;
 //   - HELD when another worker's lease is live;
 //   - RESERVED when the shard was handed over to another named successor
@@ -60,6 +63,10 @@ end
 var acquireScript = goredis.NewScript(leaseRead + `
 local me = ARGV[2]
 local now = tonumber(ARGV[3])
+if ARGV[5] ~= '' then
+  local e = redis.call('GET', KEYS[3])
+  if not e or string.sub(e, 1, #ARGV[5] + 1) ~= ARGV[5] .. ' ' then return reply('STORE_LOST') end
+end
 if checkpoint == 'SHARD_END' then return reply('ENDED') end
 local live = owner ~= '' and timeout >= now
 if live and owner ~= me then return reply('HELD') end
@@ -142,6 +149,15 @@ var removeScript = goredis.NewScript(leaseRead + `
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 return reply('OK')
+`)
+
+// bindScript is Bind. KEYS[1]: the epoch key. ARGV: the epoch to write
+// when there is none. Answers the stored epoch.
+var bindScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
 `)
 
 // heartbeatScript is Heartbeat. KEYS[1]: the worker hash. ARGV: worker,

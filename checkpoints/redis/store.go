@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -40,6 +41,9 @@ type Store struct {
 	client goredis.UniversalClient
 	app    string
 	base   string // "<prefix>:{<app>}:"
+	// bound is the epoch Bind read (nil before): View and Acquire check
+	// the stored one against it.
+	bound atomic.Pointer[checkpoints.Epoch]
 }
 
 var _ checkpoints.Store = (*Store)(nil)
@@ -85,6 +89,72 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) leaseKey(shard string) string { return s.base + "lease:" + shard }
 func (s *Store) shardsKey() string            { return s.base + "shards" }
 func (s *Store) workersKey() string           { return s.base + "workers" }
+func (s *Store) epochKey() string             { return s.base + "epoch" }
+
+// Bind implements checkpoints.Store: one script call that writes epoch
+// unless the store has one, and answers the stored one.
+func (s *Store) Bind(ctx context.Context, epoch checkpoints.Epoch) (checkpoints.Epoch, error) {
+	if b := s.bound.Load(); b != nil {
+		return *b, nil
+	}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	v, err := bindScript.Run(ctx, s.client, []string{s.epochKey()}, encodeEpoch(epoch)).Text()
+	if err != nil {
+		return checkpoints.Epoch{}, s.fail("bind", "-", err, "")
+	}
+	got, err := decodeEpoch(v)
+	if err != nil {
+		return checkpoints.Epoch{}, s.fail("bind", "-", err, "key "+s.epochKey())
+	}
+	s.bound.CompareAndSwap(nil, &got)
+	return *s.bound.Load(), nil
+}
+
+// boundID is the bound epoch's id, "" before Bind (the scripts then check
+// nothing).
+func (s *Store) boundID() string {
+	if b := s.bound.Load(); b != nil {
+		return b.ID
+	}
+	return ""
+}
+
+// checkEpoch compares what the store holds (val; nil when the key is gone)
+// with the bound epoch.
+func (s *Store) checkEpoch(op string, val *string) error {
+	b := s.bound.Load()
+	if b == nil {
+		return nil
+	}
+	if val == nil {
+		return s.fail(op, "*", checkpoints.ErrStoreLost, fmt.Sprintf(
+			"its epoch %s is gone: the store was emptied or replaced", b))
+	}
+	got, err := decodeEpoch(*val)
+	if err != nil {
+		return s.fail(op, "*", err, "key "+s.epochKey())
+	}
+	if got.ID != b.ID {
+		return s.fail(op, "*", checkpoints.ErrStoreLost, fmt.Sprintf(
+			"its epoch is %s, not the bound %s: the store was emptied and started again", got, b))
+	}
+	return nil
+}
+
+// encodeEpoch is the epoch key's value: "<id> <created ms>".
+func encodeEpoch(e checkpoints.Epoch) string {
+	return e.ID + " " + strconv.FormatInt(e.Created.UnixMilli(), 10)
+}
+
+func decodeEpoch(v string) (checkpoints.Epoch, error) {
+	id, created, ok := strings.Cut(v, " ")
+	ms, err := strconv.ParseInt(created, 10, 64)
+	if !ok || err != nil || id == "" {
+		return checkpoints.Epoch{}, fmt.Errorf("epoch %q is not \"<id> <ms>\"", v)
+	}
+	return checkpoints.Epoch{ID: id, Created: msTime(ms)}, nil
+}
 
 func (s *Store) fail(op, shard string, err error, detail string) error {
 	return &checkpoints.LeaseError{Op: op, Store: s.Name(), Shard: shard, Detail: detail, Err: err}
@@ -128,16 +198,25 @@ func (s *Store) View(ctx context.Context, shards []string, now time.Time) (check
 	ctx, cancel := bound(ctx)
 	defer cancel()
 	var workers *goredis.MapStringStringCmd
+	var epoch *goredis.StringCmd
 	cmds := make([]*goredis.SliceCmd, len(shards))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		epoch = p.Get(ctx, s.epochKey())
 		workers = p.HGetAll(ctx, s.workersKey())
 		for i, id := range shards {
 			cmds[i] = p.HMGet(ctx, s.leaseKey(id), leaseFields...)
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, goredis.Nil) { // Nil: no epoch key (checked below)
 		return checkpoints.View{}, s.fail("view", "*", err, "")
+	}
+	var stored *string
+	if e, err := epoch.Result(); err == nil {
+		stored = &e
+	}
+	if err := s.checkEpoch("view", stored); err != nil {
+		return checkpoints.View{}, err
 	}
 	v := checkpoints.View{Leases: make(map[string]checkpoints.Lease, len(shards))}
 	for id, val := range workers.Val() {
@@ -164,8 +243,8 @@ func (s *Store) View(ctx context.Context, shards []string, now time.Time) (check
 // Acquire implements checkpoints.Store: one script call.
 func (s *Store) Acquire(ctx context.Context, shard, worker string, now time.Time, ttl time.Duration) (checkpoints.Lease, error) {
 	const op = "acquire"
-	r, err := s.run(ctx, acquireScript, []string{s.leaseKey(shard), s.shardsKey()},
-		shard, worker, now.UnixMilli(), now.Add(ttl).UnixMilli())
+	r, err := s.run(ctx, acquireScript, []string{s.leaseKey(shard), s.shardsKey(), s.epochKey()},
+		shard, worker, now.UnixMilli(), now.Add(ttl).UnixMilli(), s.boundID())
 	if err != nil {
 		return checkpoints.Lease{}, s.fail(op, shard, err, "")
 	}
@@ -179,6 +258,9 @@ func (s *Store) Acquire(ctx context.Context, shard, worker string, now time.Time
 		return checkpoints.Lease{}, s.fail(op, shard, checkpoints.ErrLeaseReserved, "for "+r.successor)
 	case "ENDED":
 		return checkpoints.Lease{}, s.fail(op, shard, checkpoints.ErrShardEnded, "")
+	case "STORE_LOST":
+		return checkpoints.Lease{}, s.fail(op, shard, checkpoints.ErrStoreLost,
+			fmt.Sprintf("its epoch is no longer %s; nothing written", s.bound.Load()))
 	}
 	return checkpoints.Lease{}, s.fail(op, shard, fmt.Errorf("unexpected script status %q", r.status), "")
 }

@@ -21,6 +21,30 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
+func TestStoreEpochContract(t *testing.T) {
+	storetest.RunEpoch(t, func(t *testing.T) storetest.Space {
+		client, prefix := testenv.Load(t).Redis(t)
+		return storetest.Space{
+			Open: func() checkpoints.Store {
+				s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			Empty: func() {
+				keys, err := client.Keys(context.Background(), prefix+"*").Result()
+				if err == nil && len(keys) > 0 {
+					err = client.Del(context.Background(), keys...).Err()
+				}
+				if err != nil {
+					t.Fatalf("empty %s*: %v", prefix, err)
+				}
+			},
+		}
+	})
+}
+
 func newTestStore(t testing.TB) (*Store, *goredis.Client, string) {
 	t.Helper()
 	client, prefix := testenv.Load(t).Redis(t)

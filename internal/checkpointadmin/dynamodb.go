@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +52,9 @@ func (s *DynamoStore) List(ctx context.Context) ([]Lease, error) {
 					return v.Value
 				}
 				return ""
+			}
+			if strings.Contains(str(attrShard), "#") {
+				continue // a worker's heartbeat or the store's epoch, not a shard
 			}
 			l := Lease{Shard: str(attrShard), Owner: str(attrOwner), Checkpoint: str(attrCheckpoint), Parent: str(attrParent), rawExpiry: str(attrTimeout)}
 			if l.rawExpiry != "" {

@@ -56,6 +56,9 @@ type coordinator struct {
 	lastCycle atomic.Int64
 	// warned: when each repeating warning was last logged (loop only).
 	warned map[string]warning
+	// lost is set (loop only) once the lease store lost its data: the
+	// worker reads nothing and writes nothing to the store again.
+	lost error
 }
 
 type warning struct {
@@ -96,10 +99,16 @@ func newCoordinator(c *Consumer) *coordinator {
 	}
 }
 
-// start registers the worker (the store must answer) and starts the loop.
+// start binds the store's epoch and registers the worker (the store must
+// answer), and starts the loop.
 func (co *coordinator) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
+	epoch, err := co.c.store.Bind(ctx, checkpoints.NewEpoch(time.Now()))
+	if err != nil {
+		return err
+	}
+	co.c.log.Info("lease store bound", "store", co.c.store.Name(), "epoch", epoch.ID, "epoch_created", epoch.Created)
 	if err := co.heartbeat(ctx, false); err != nil {
 		return err
 	}
@@ -236,6 +245,12 @@ func (co *coordinator) reap() {
 func (co *coordinator) cycle(leaving bool) {
 	c := co.c
 	co.reap()
+	if co.lost != nil {
+		// Alive on purpose (Live stays true: a restart would bind the
+		// emptied store afresh and read it from initial_position).
+		co.lastCycle.Store(time.Now().UnixMilli())
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), max(c.cfg.CoordinationInterval, opTimeout))
 	defer cancel()
 	now := time.Now()
@@ -252,6 +267,10 @@ func (co *coordinator) cycle(leaving bool) {
 		ids[i] = s.ID
 	}
 	view, err := c.store.View(ctx, ids, now)
+	if errors.Is(err, checkpoints.ErrStoreLost) {
+		co.storeLost(err)
+		return
+	}
 	if err != nil {
 		co.warn("view", "read the lease store", "err", err)
 		return
@@ -422,6 +441,12 @@ func (co *coordinator) act(ctx context.Context, view checkpoints.View, plan assi
 	}
 	wg.Wait()
 	for _, res := range results {
+		if errors.Is(res.err, checkpoints.ErrStoreLost) {
+			co.storeLost(res.err)
+			return
+		}
+	}
+	for _, res := range results {
 		id := res.before.Shard
 		if res.err != nil {
 			if !errors.Is(res.err, checkpoints.ErrLeaseHeld) && !errors.Is(res.err, checkpoints.ErrLeaseReserved) &&
@@ -447,6 +472,31 @@ func (co *coordinator) act(ctx context.Context, view checkpoints.View, plan assi
 		c.cfg.Hooks.LeaseAcquired(id, how)
 		c.log.Debug("lease acquired", "shard", id, "how", how, "token", res.got.Token)
 	}
+}
+
+// storeLost stops this worker for good: the lease store it bound lost its
+// data (emptied, replaced), so none of its leases, checkpoints or fences
+// mean what they did. Every shard stops at once, without a checkpoint (the
+// store's would be one of another life) and without a handoff; the worker
+// takes nothing again and reports it (SourceHealthy) until restarted by an
+// operator who chose how to go on.
+func (co *coordinator) storeLost(err error) {
+	if co.lost != nil {
+		return
+	}
+	co.lost = err
+	c := co.c
+	c.health.lostStore(err)
+	shards := make([]string, 0, len(co.runners))
+	for id, r := range co.runners {
+		shards = append(shards, id)
+		r.markLost(err)
+	}
+	sort.Strings(shards)
+	c.log.Error("the lease store lost its data: this worker stopped reading and will not start again from initial_position by itself",
+		"store", c.store.Name(), "err", err, "stopped_shards", shards,
+		"choices", "restore the store from a backup, or rewind with `shardflow checkpoints reset -c FILE --to ...`; then restart the service (docs/runbook.md)")
+	co.lastCycle.Store(time.Now().UnixMilli())
 }
 
 // handoff starts moving r's shard to successor: the store names the

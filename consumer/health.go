@@ -30,6 +30,9 @@ type sourceHealth struct {
 	readFailing map[string]failure
 	// unownedSince holds readable shards that nobody holds, since when.
 	unownedSince map[string]time.Time
+	// storeLost is why the lease store can no longer be trusted (nil: it
+	// can); final for the process.
+	storeLost error
 }
 
 type failure struct {
@@ -107,11 +110,25 @@ func (h *sourceHealth) ownership(at time.Time, unowned []string) {
 	h.unownedSince = now
 }
 
+// lostStore records that the lease store lost its data.
+func (h *sourceHealth) lostStore(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.storeLost == nil {
+		h.storeLost = err
+	}
+}
+
 // check returns why the source is not healthy at now, or nil.
 func (h *sourceHealth) check(now time.Time, grace, lease time.Duration, stream string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var problems []string
+	if h.storeLost != nil {
+		problems = append(problems, fmt.Sprintf("stopped reading stream %s: %v; "+
+			"restore the store or rewind with `shardflow checkpoints reset`, then restart (runbook: the lease store lost its data)",
+			stream, h.storeLost))
+	}
 	if h.listErr != nil && now.Sub(h.listFailingSince) > grace {
 		problems = append(problems, fmt.Sprintf("cannot list the shards of stream %s for %s: %v",
 			stream, now.Sub(h.listFailingSince).Round(time.Second), h.listErr))

@@ -1,0 +1,246 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// privateRedis is a redis-server of one test's own on a loopback port, so
+// that the test may flush, kill and restart it without touching the
+// shared one. With aof it persists every write (appendfsync always).
+type privateRedis struct {
+	t    *testing.T
+	port int
+	dir  string
+	aof  bool
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startPrivateRedis(t *testing.T, aof bool) *privateRedis {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	r := &privateRedis{t: t, port: port, dir: t.TempDir(), aof: aof}
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *privateRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+func (r *privateRedis) client() *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
+	r.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// start runs redis-server on r's port and dir (its data, with aof, is what
+// the last one left) and waits until it answers.
+func (r *privateRedis) start() {
+	r.t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		r.t.Fatalf("redis-server (deploy/local/up installs it): %v", err)
+	}
+	args := []string{"--port", fmt.Sprint(r.port), "--bind", "127.0.0.1", "--dir", r.dir, "--save", ""}
+	if r.aof {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.cmd, r.done = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(r.done) }() // owned by r: ends with the process
+	c := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("private redis-server on port %d does not answer", r.port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill stops the server with SIGKILL (nothing flushed that was not yet).
+func (r *privateRedis) kill() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	<-r.done
+	r.cmd = nil
+}
+
+// storeLostConfig is the stack's pipeline on r with a short lease.
+func storeLostConfig(t *testing.T, s *stack, r *privateRedis) *pipeline.Config {
+	t.Helper()
+	cfg := s.config(t)
+	cfg.Redis.URL = r.url()
+	cfg.Source.LeaseDuration = pipeline.Duration(3 * time.Second)
+	return cfg
+}
+
+// TestLeaseStoreThatLostItsDataStopsReading: a running pipeline whose Redis
+// lease store is emptied — FLUSHALL, or the server restarted without
+// persistence — stops reading within one lease duration and is unready
+// naming the loss (/healthz stays 200: a restart would read the stream
+// again from initial_position, TRIM_HORIZON here); nothing it delivered is
+// delivered again, and what is put afterwards waits for the operator.
+func TestEmptiedLeaseStoreStopsReading(t *testing.T) {
+	for _, how := range []string{"flushall", "restart empty"} {
+		t.Run(strings.ReplaceAll(how, " ", "_"), func(t *testing.T) {
+			t.Parallel()
+			r := startPrivateRedis(t, false)
+			s := newStack(t, 2)
+			want := putEvents(t, s, 31, 300)
+			p, stop := runPipeline(t, storeLostConfig(t, s, r), "w1")
+			defer stop()
+			s.waitDelivered(t, len(want), 60*time.Second)
+			addr := p.OpsAddr()
+			awaitReadyz(t, addr, http.StatusOK, "ready before the loss")
+
+			lostAt := time.Now()
+			if how == "flushall" {
+				if err := r.client().FlushAll(context.Background()).Err(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				r.kill()
+				r.start()
+			}
+			rep := awaitReadyzWithin(t, addr, http.StatusServiceUnavailable, "unready after the store lost its data", 3*time.Second+2*time.Second)
+			took := time.Since(lostAt)
+			if took > 3*time.Second {
+				t.Errorf("unready %s after the loss; want within one lease duration (3s)", took)
+			}
+			if f := failing(rep)["source"]; !strings.Contains(f, "lost its data") || !strings.Contains(f, "checkpoints reset") {
+				t.Fatalf("source check after the loss = %q; want the loss and the way on named", f)
+			}
+			waitFor(t, "every shard stopped", 10*time.Second, func() bool { return len(p.OwnedShards()) == 0 })
+			t.Logf("%s: unready after %s, shards stopped after %s", how, took.Round(time.Millisecond), time.Since(lostAt).Round(time.Millisecond))
+			if code, body := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+				t.Errorf("/healthz = %d after the loss (%s); want 200", code, body)
+			}
+			readBefore := p.Counters().RecordsIn
+			later := putEventsDirect(t, s, 32, 100)
+			// Three lease durations: a worker that took the shards again
+			// would have read TRIM_HORIZON (and the new events) by now.
+			time.Sleep(9 * time.Second)
+			if n := p.Counters().RecordsIn; n != readBefore {
+				t.Errorf("records read after the loss: %d → %d; want no reading", readBefore, n)
+			}
+			res := s.waitDelivered(t, len(want), time.Second)
+			checkExactlyOnce(t, res, want)
+			for id := range later {
+				if res.IDs[id] != 0 {
+					t.Fatalf("event %s put after the loss was delivered", id)
+				}
+			}
+			keys, err := r.client().Keys(context.Background(), "*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				if strings.Contains(k, ":lease:") || strings.HasSuffix(k, ":epoch") {
+					t.Errorf("the stopped worker wrote %s to the emptied store", k)
+				}
+			}
+		})
+	}
+}
+
+// TestLeaseStoreRestartedWithItsDataResumes: a Redis with AOF killed with
+// SIGKILL and started again keeps its epoch: the pipeline resumes, every
+// event is delivered, and no checkpoint moved backwards.
+func TestRestartedLeaseStoreResumes(t *testing.T) {
+	t.Parallel()
+	r := startPrivateRedis(t, true)
+	s := newStack(t, 2)
+	want := putEvents(t, s, 33, 300)
+	cfg := storeLostConfig(t, s, r)
+	p, stop := runPipeline(t, cfg, "w1")
+	defer stop()
+	s.waitDelivered(t, len(want), 60*time.Second)
+	before := checkpointsOf(t, r)
+	if len(before) != 2 {
+		t.Fatalf("checkpoints before the restart: %v, want 2 shards", before)
+	}
+	r.kill()
+	time.Sleep(time.Second)
+	r.start()
+	for id := range putEventsDirect(t, s, 34, 200) {
+		want[id] = true
+	}
+	res := s.waitDelivered(t, len(want), 60*time.Second)
+	for id := range want {
+		if res.IDs[id] == 0 {
+			t.Fatalf("event %s not delivered after Redis came back with its data", id)
+		}
+	}
+	awaitReadyz(t, p.OpsAddr(), http.StatusOK, "ready after Redis came back")
+	waitFor(t, "checkpoints past the new events", 20*time.Second, func() bool {
+		after := checkpointsOf(t, r)
+		for shard, seq := range before {
+			if seqLess(after[shard], seq) {
+				t.Fatalf("checkpoint of %s moved backwards: %s → %s", shard, seq, after[shard])
+			}
+		}
+		moved := 0
+		for shard, seq := range before {
+			if seqLess(seq, after[shard]) {
+				moved++
+			}
+		}
+		return moved > 0
+	})
+	t.Logf("delivered %d rows for %d events (%d duplicates after the restart)", res.Rows, len(want), res.Duplicates())
+}
+
+// checkpointsOf reads the stored checkpoint of every shard (shard → seq).
+func checkpointsOf(t *testing.T, r *privateRedis) map[string]string {
+	t.Helper()
+	c := r.client()
+	keys, err := c.Keys(context.Background(), "*:lease:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		seq, err := c.HGet(context.Background(), k, "checkpoint").Result()
+		if err == nil {
+			out[filepath.Base(strings.ReplaceAll(k, ":lease:", "/"))] = seq
+		}
+	}
+	return out
+}
+
+// seqLess compares Kinesis sequence numbers (decimal strings).
+func seqLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}

@@ -47,6 +47,13 @@ type Emitter struct {
 	op        *Operator
 	eo        EmitterOptions
 	firstSeen map[string]time.Time // shards without a mark: when first listed
+	// maxToken and maxEmitted are the highest lock token and emission
+	// progress this emitter has seen in Redis. Both only grow in one
+	// store; seeing less means Redis lost its data (ErrStateLost), and
+	// lost keeps the emitter from emitting on the emptied store.
+	maxToken, maxEmitted int64
+	seenEmitted          bool
+	lost                 error
 
 	mu      sync.Mutex
 	stats   EmitterStats
@@ -103,7 +110,9 @@ func (e *Emitter) Start() {
 		t := time.NewTicker(e.eo.Interval)
 		defer t.Stop()
 		for attempt := 0; ; {
-			if _, err := e.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			if _, err := e.RunOnce(ctx); errors.Is(err, ErrStateLost) {
+				// logged once by storeLost; nothing more is emitted
+			} else if err != nil && ctx.Err() == nil {
 				attempt++
 				if attempt == 1 || attempt%30 == 0 {
 					e.op.log.Warn("window emission failed; retrying", "attempt", attempt, "err", err)
@@ -164,9 +173,12 @@ type lockState struct {
 }
 
 func (e *Emitter) lock(ctx context.Context) (lockState, bool, error) {
+	if e.lost != nil {
+		return lockState{}, false, e.lost
+	}
 	now := e.op.o.Now()
 	v, err := lockScript.Run(ctx, e.op.o.Redis, []string{e.op.keys.emit()},
-		e.eo.Holder, now.UnixMilli(), e.eo.LockTTL.Milliseconds()).Result()
+		e.eo.Holder, now.UnixMilli(), e.eo.LockTTL.Milliseconds(), e.maxToken).Result()
 	if err != nil {
 		return lockState{}, false, fmt.Errorf("window %s: emitter lock: %w", e.op.o.Name, err)
 	}
@@ -178,6 +190,13 @@ func (e *Emitter) lock(ctx context.Context) (lockState, bool, error) {
 	if tok == 0 {
 		return lockState{}, false, nil
 	}
+	if tok == -1 {
+		return lockState{}, false, e.storeLost(fmt.Sprintf("the lock is gone after token %d", e.maxToken))
+	}
+	if tok < e.maxToken {
+		return lockState{}, false, e.storeLost(fmt.Sprintf("lock token %d after %d", tok, e.maxToken))
+	}
+	e.maxToken = tok
 	var ls lockState
 	ls.token = tok
 	parse := func(i int) (int64, bool) {
@@ -193,7 +212,24 @@ func (e *Emitter) lock(ctx context.Context) (lockState, bool, error) {
 		ls.emitted, ls.hasEmitted = parse(2)
 		ls.wm, ls.hasWM = parse(3)
 	}
+	if e.seenEmitted && (!ls.hasEmitted || ls.emitted < e.maxEmitted) {
+		return lockState{}, false, e.storeLost(fmt.Sprintf("emission progress %d after %d", ls.emitted, e.maxEmitted))
+	}
+	if ls.hasEmitted {
+		e.maxEmitted, e.seenEmitted = ls.emitted, true
+	}
 	return ls, true, nil
+}
+
+// storeLost records (and logs once) that Redis lost the window's state;
+// every later cycle answers the same error without touching Redis.
+func (e *Emitter) storeLost(seen string) error {
+	if e.lost == nil {
+		e.lost = fmt.Errorf("window %s: emitter: %w (%s)", e.op.o.Name, ErrStateLost, seen)
+		e.op.log.Error("window state lost from Redis; this emitter emits nothing more "+
+			"(restore Redis or rewind, then restart: docs/runbook.md)", "err", e.lost)
+	}
+	return e.lost
 }
 
 func (e *Emitter) progress(ctx context.Context, token int64, field string, v int64) error {

@@ -65,6 +65,7 @@ type shardState struct {
 	groups   *groupIndex           // group ids of windows' partials
 	sessions map[string][]fragment // session windows: fragments per group key
 	pending  []pendingBatch
+	lost     bool              // the flush script found the mark gone (ErrStateLost)
 	dead     []flow.DeadLetter // late or time-less rows to dead-letter before the next flush
 	late     int               // late rows dropped since the last flush (drop policy)
 	updates  int               // rows applied to closed windows as late updates, pending
@@ -440,6 +441,15 @@ func (op *Operator) rebuild(s *shardState) {
 // moved under this worker) and the partials were rebuilt: flush again.
 var errLate = errors.New("window closed during flush")
 
+// ErrStateLost says Redis no longer holds window state this process wrote
+// (a shard's applied mark or the emitter lock's history is gone: FLUSHALL,
+// or a node replaced or restarted without its data). Nothing more is
+// written or emitted from this process: flushing onto an emptied store
+// would emit windows with part of their rows under the row ids already
+// emitted with all of them. The operator restores Redis or rewinds (docs/
+// runbook.md, "The lease store lost its data"), then restarts.
+var ErrStateLost = errors.New("window state lost from Redis (emptied, or restarted without its data)")
+
 // flushLocked applies the shard's partials. With must, it retries until it
 // succeeds or ctx ends; otherwise one Redis failure returns.
 func (op *Operator) flushLocked(ctx context.Context, s *shardState, must bool) error {
@@ -447,6 +457,9 @@ func (op *Operator) flushLocked(ctx context.Context, s *shardState, must bool) e
 		err := op.flushOnce(ctx, s)
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, ErrStateLost) {
+			return err // retrying cannot help: see ErrStateLost
 		}
 		if errors.Is(err, errLate) {
 			attempt = -1 // not a failure: rebuilt, go again
@@ -470,6 +483,9 @@ func (op *Operator) flushLocked(ctx context.Context, s *shardState, must bool) e
 // flushOnce writes pending dead letters, then runs the flush script once.
 // It returns errLate when the script refused and the partials were rebuilt.
 func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
+	if s.lost {
+		return op.failLost(s)
+	}
 	if len(s.dead) > 0 {
 		if err := op.writeDead(ctx, s.dead); err != nil {
 			return err
@@ -570,12 +586,36 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 		op.log.Warn("shard's window mark moved under this worker; rebuilding from it",
 			"shard", s.id, "expected", s.mark.seq, "found", r.mark.seq)
 		s.mark = r.mark
+	case "lost":
+		if !s.lost {
+			op.log.Error("window state lost from Redis: this shard's applied mark is gone; "+
+				"nothing more is flushed for it (restore Redis or rewind, then restart: docs/runbook.md)",
+				"shard", s.id, "expected", s.mark.seq)
+		}
+		s.lost = true
+		return op.failLost(s)
 	case "late":
 	default:
 		return fmt.Errorf("window %s: shard %s: flush: unexpected status %q", op.o.Name, s.id, r.status)
 	}
 	op.rebuild(s)
 	return errLate
+}
+
+// failLost fails the shard's pending batches with ErrStateLost: their
+// checkpoints must not move, and the consumer stops the shard's
+// checkpoints on a failed ack.
+func (op *Operator) failLost(s *shardState) error {
+	err := fmt.Errorf("window %s: shard %s: %w", op.o.Name, s.id, ErrStateLost)
+	for _, pb := range s.pending {
+		pb.rec.Release()
+		pb.ack(err)
+	}
+	clear(s.pending)
+	s.pending = s.pending[:0]
+	s.dead = s.dead[:0]
+	s.resetPartials()
+	return err
 }
 
 // writeDead writes dead letters and waits for their ack.
@@ -625,7 +665,7 @@ func (op *Operator) flushLoop() {
 		for _, s := range shards {
 			s.mu.Lock()
 			if len(s.pending) > 0 && op.o.Now().Sub(s.since) >= op.o.FlushInterval {
-				if err := op.flushLocked(ctx, s, false); err != nil && ctx.Err() == nil {
+				if err := op.flushLocked(ctx, s, false); err != nil && ctx.Err() == nil && !errors.Is(err, ErrStateLost) {
 					op.log.Warn("window flush failed; will retry", "shard", s.id, "err", err)
 				}
 			}

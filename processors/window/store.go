@@ -91,7 +91,9 @@ end
 // (session fragments: 's', earliest fragment start + gap, fragments; their
 // list is not in the window set).
 //
-// Answers {status, seq, sub, closed}: 'applied' (the mark already covers
+// Answers {status, seq, sub, closed}: 'lost' (the flush began from a
+// mark that is no longer there: marks are never deleted, so Redis lost its
+// data — nothing written), 'applied' (the mark already covers
 // the range: nothing written), 'conflict' (the mark is not where the flush
 // began: rebuild from it), 'late' (a window is closed, beyond the update
 // horizon if any: rebuild without its rows), 'ok' (deltas appended and the
@@ -99,6 +101,7 @@ end
 // horizon go to their late lists and mark the window updated).
 var flushScript = redis.NewScript(luaPosition + `
 local m = redis.call('HMGET', KEYS[1], 'seq', 'sub', 'closed', 'wm')
+if m[1] == false and ARGV[1] ~= '' then return {'lost', '', '0', ''} end
 local seq, sub, closed = m[1] or '', tonumber(m[2] or '0'), m[3] or ''
 if cmp(seq, sub, ARGV[3], tonumber(ARGV[4])) >= 0 then return {'applied', seq, tostring(sub), closed} end
 if seq ~= ARGV[1] or sub ~= tonumber(ARGV[2]) then return {'conflict', seq, tostring(sub), closed} end
@@ -155,10 +158,14 @@ return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], ARGV[1], 'WITHSCORES
 `)
 
 // lockScript takes or renews the emitter lock. KEYS: emit. ARGV: holder,
-// now ms, ttl ms. Answers {token, closing, emitted, wm} for the holder,
-// {0, holder} otherwise. Each new holding increments the token.
+// now ms, ttl ms, the highest token the caller has seen (0: none). Answers
+// {token, closing, emitted, wm} for the holder, {0, holder} otherwise, and
+// {-1} without writing when the caller has seen a token but the lock is
+// gone (Redis lost its data: ErrStateLost). Each new holding increments
+// the token.
 var lockScript = redis.NewScript(`
 local h = redis.call('HMGET', KEYS[1], 'holder', 'expires', 'token', 'closing', 'emitted', 'wm')
+if h[3] == false and tonumber(ARGV[4]) > 0 then return {-1, ''} end
 local now = tonumber(ARGV[2])
 local holder, expires, token = h[1] or '', tonumber(h[2] or '0'), tonumber(h[3] or '0')
 if holder ~= ARGV[1] or expires < now then

@@ -103,7 +103,7 @@ func storeLostConfig(t *testing.T, s *stack, r *privateRedis) *pipeline.Config {
 	return cfg
 }
 
-// TestLeaseStoreThatLostItsDataStopsReading: a running pipeline whose Redis
+// TestEmptiedLeaseStoreStopsReading: a running pipeline whose Redis
 // lease store is emptied — FLUSHALL, or the server restarted without
 // persistence — stops reading within one lease duration and is unready
 // naming the loss (/healthz stays 200: a restart would read the stream
@@ -172,7 +172,7 @@ func TestEmptiedLeaseStoreStopsReading(t *testing.T) {
 	}
 }
 
-// TestLeaseStoreRestartedWithItsDataResumes: a Redis with AOF killed with
+// TestRestartedLeaseStoreResumes: a Redis with AOF killed with
 // SIGKILL and started again keeps its epoch: the pipeline resumes, every
 // event is delivered, and no checkpoint moved backwards.
 func TestRestartedLeaseStoreResumes(t *testing.T) {

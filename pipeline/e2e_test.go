@@ -63,12 +63,18 @@ func newStack(t *testing.T, shards int32) *stack {
 // yaml renders the test pipeline's config: store is the lease store,
 // sourceExtra lines go under source:, extra lines at the top level.
 func (s *stack) yaml(store, sourceExtra string, extra ...string) string {
+	redisConf := fmt.Sprintf(`{url: "%s", key_prefix: "sf-%s"}`, s.env.RedisURL, s.name)
+	if store == "redis-cluster" { // the Redis lease store on the local Redis Cluster
+		redisConf = fmt.Sprintf(`{cluster_addrs: ["%s"], key_prefix: "sf-%s"}`,
+			strings.Join(s.env.RedisClusterAddrs(), `", "`), s.name)
+		store = "redis"
+	}
 	return fmt.Sprintf(`
 name: %s
 aws:
   region: %s
   endpoints: {kinesis: %s, dynamodb: %s, firehose: %s, s3: %s}
-redis: {url: "%s", key_prefix: "sf-%s"}
+redis: %s
 source:
   stream: %s
   checkpoints: {type: %s}
@@ -94,7 +100,7 @@ shutdown_timeout: 15s
 ops: {listen: "127.0.0.1:0"}
 %s
 `, s.name, s.env.Region, s.env.KinesisEndpoint, s.env.DynamoDBEndpoint, s.env.FirehoseEndpoint, s.env.S3Endpoint,
-		s.env.RedisURL, s.name, s.stream, store, sourceExtra, s.delivery, s.deadFile, strings.Join(extra, "\n"))
+		redisConf, s.stream, store, sourceExtra, s.delivery, s.deadFile, strings.Join(extra, "\n"))
 }
 
 // config parses the test pipeline's config with the Redis lease store.

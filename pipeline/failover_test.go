@@ -17,6 +17,7 @@ import (
 
 	"github.com/shardflow/shardflow/bench/workload"
 	"github.com/shardflow/shardflow/internal/produce"
+	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -208,14 +209,14 @@ func (s *stack) writeConfig(t *testing.T, store, sourceExtra string, extra ...st
 }
 
 // TestFailover runs worker processes on an 8-shard stream while events are
-// put, with both lease stores: three workers started together balance
+// put, with both lease stores (Redis also on the local Redis Cluster): three workers started together balance
 // within one (3/3/2); a kill -9 of one is absorbed by the others (4/4)
 // within lease time plus a few seconds, after which no lease moves again;
 // two more workers join (2/2/2/2); every event is delivered, duplicates only
 // from the victim's unacked window; SIGTERM drains every worker in budget;
 // a fresh worker then finds nothing to re-read.
 func TestFailover(t *testing.T) {
-	for _, store := range []string{"redis", "dynamodb"} {
+	for _, store := range []string{"redis", "dynamodb", "redis-cluster"} {
 		t.Run(store, func(t *testing.T) { testFailover(t, store) })
 	}
 }
@@ -238,6 +239,10 @@ func leaseMoves(ws []*worker, at time.Time) int {
 func testFailover(t *testing.T, store string) {
 	const shards, events, rate = 8, 24000, 1200.0
 	s := newStack(t, shards)
+	if store == "redis-cluster" {
+		client, _ := s.env.RedisCluster(t)
+		testenv.CleanupClusterKeys(t, client, "sf-"+s.name)
+	}
 	cfg := s.writeConfig(t, store, "")
 	shardflowBinary(t)
 

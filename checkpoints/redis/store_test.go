@@ -255,3 +255,44 @@ func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 		return next(ctx, cmds)
 	}
 }
+
+// The store contract against the local Redis Cluster (3 primaries): every
+// script runs on a cluster client, so a key outside the application's slot
+// fails the contract with CROSSSLOT.
+func TestStoreContractOnCluster(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) checkpoints.Store {
+		client, prefix := testenv.Load(t).RedisCluster(t)
+		s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	storetest.RunEpoch(t, func(t *testing.T) storetest.Space {
+		client, prefix := testenv.Load(t).RedisCluster(t)
+		return storetest.Space{
+			Open: func() checkpoints.Store {
+				s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			Empty: func() {
+				// Every key of the store gone, on every primary.
+				err := client.ForEachMaster(context.Background(), func(ctx context.Context, n *goredis.Client) error {
+					keys, err := n.Keys(ctx, prefix+"*").Result()
+					for _, k := range keys {
+						if err == nil {
+							err = n.Del(ctx, k).Err()
+						}
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatalf("empty %s*: %v", prefix, err)
+				}
+			},
+		}
+	})
+}

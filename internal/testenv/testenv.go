@@ -45,8 +45,9 @@ type Env struct {
 	PostgresURL      string // SHARDFLOW_POSTGRES_URL (a superuser, e.g. postgres)
 	Region           string // AWS_REGION (default us-east-1)
 
-	accessKeyID     string // AWS_ACCESS_KEY_ID (default "local")
-	secretAccessKey string // AWS_SECRET_ACCESS_KEY (default "local")
+	redisClusterAddrs string // SHARDFLOW_REDIS_CLUSTER_ADDRS (comma separated; RedisCluster)
+	accessKeyID       string // AWS_ACCESS_KEY_ID (default "local")
+	secretAccessKey   string // AWS_SECRET_ACCESS_KEY (default "local")
 }
 
 // variable names, in the order they are reported when missing.
@@ -70,6 +71,7 @@ var optional = []struct {
 	{"AWS_REGION", "us-east-1", func(e *Env) *string { return &e.Region }},
 	{"AWS_ACCESS_KEY_ID", "local", func(e *Env) *string { return &e.accessKeyID }},
 	{"AWS_SECRET_ACCESS_KEY", "local", func(e *Env) *string { return &e.secretAccessKey }},
+	{"SHARDFLOW_REDIS_CLUSTER_ADDRS", "", func(e *Env) *string { return &e.redisClusterAddrs }},
 }
 
 // Load returns the local stack's endpoints. Each comes from the process

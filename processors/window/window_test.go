@@ -464,6 +464,18 @@ func lastWindowEnd(evs []event) time.Time {
 func TestWindowsMatchReferenceTwoWorkersFourShards(t *testing.T) {
 	env := testenv.Load(t)
 	client, prefix := env.Redis(t)
+	windowsMatchReference(t, client, prefix)
+}
+
+// The same against the local Redis Cluster (3 primaries): the shards'
+// state lands on different primaries, and a script whose keys span slots
+// fails with CROSSSLOT.
+func TestWindowsMatchReferenceOnCluster(t *testing.T) {
+	client, prefix := testenv.Load(t).RedisCluster(t)
+	windowsMatchReference(t, client, prefix)
+}
+
+func windowsMatchReference(t *testing.T, client redis.UniversalClient, prefix string) {
 	r := newRig(t, client, prefix, 4)
 	evs := generate(24_000, 4, 1)
 	r.runTwoWorkers(evs, r.out, lastWindowEnd(evs), nil)

@@ -362,7 +362,27 @@ func TestPipelineOverRedisTLSWithACLUser(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin, "run", "-c", file)
 	cmd.Env = append(os.Environ(), "REDIS_AUTH_TOKEN=pipe-pw")
 	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "TLS verification failed") || !strings.Contains(string(out), other.CertFile) {
-		t.Fatalf("shardflow run with a wrong CA: %v; want a failure saying TLS verification failed with the ca_file:\n%s", err, out)
+	last := lastLine(out)
+	if err == nil || !strings.HasPrefix(last, "shardflow: pipeline "+s.name+": redis "+srv.Addr+": TLS verification failed") || !strings.Contains(last, other.CertFile) {
+		t.Fatalf("shardflow run with a wrong CA: %v; want it to stop saying TLS verification failed with the server and ca_file:\n%s", err, out)
 	}
+	t.Logf("shardflow run with a wrong CA: %v: %s", err, last)
+
+	// The right CA and a wrong token: it stops saying AUTH failed.
+	cmd = exec.CommandContext(ctx, bin, "run", "-c", file)
+	if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "REDIS_AUTH_TOKEN=not-the-token")
+	out, err = cmd.CombinedOutput()
+	last = lastLine(out)
+	if err == nil || !strings.Contains(last, "AUTH as user shardflow failed: WRONGPASS") || strings.Contains(string(out), "not-the-token") {
+		t.Fatalf("shardflow run with a wrong token: %v; want it to stop saying AUTH failed, without the token:\n%s", err, out)
+	}
+	t.Logf("shardflow run with a wrong token: %v: %s", err, last)
+}
+
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -385,4 +386,46 @@ func TestPipelineOverRedisTLSWithACLUser(t *testing.T) {
 func lastLine(out []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
+}
+
+// A New stopped by a certificate that does not verify, or a refused AUTH,
+// says so and leaves no goroutine behind.
+func TestNewStopsOnRedisTLSOrAUTHFailure(t *testing.T) {
+	srv := testenv.StartRedisTLS(t, testenv.RedisTLSOptions{Users: map[string][]string{"shardflow": {"pw"}}})
+	s := newStack(t, 1)
+	other := testenv.NewTestCA(t, "wrong CA")
+	plainRedis := fmt.Sprintf(`redis: {url: "%s", key_prefix: "sf-%s"}`, s.env.RedisURL, s.name)
+	for _, tc := range []struct{ name, caFile, pw, want string }{
+		{"wrong CA", other.CertFile, "pw", "TLS verification failed"},
+		{"wrong password", srv.CA.CertFile, "nope", "AUTH as user shardflow failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redisYAML := fmt.Sprintf(`redis: {url: "%s", username: shardflow, password: "${PW}", tls: {ca_file: %s}, key_prefix: "sf-%s"}`,
+				srv.URL(), tc.caFile, s.name)
+			y := strings.Replace(s.yaml("redis", ""), plainRedis, redisYAML, 1)
+			cfg, err := pipeline.Parse([]byte(y), func(k string) (string, bool) { return tc.pw, k == "PW" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := pipeline.Plan(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := runtime.NumGoroutine()
+			for range 3 {
+				_, err = pipeline.New(context.Background(), plan, pipeline.Options{WorkerID: "tls"})
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), srv.Addr) {
+					t.Fatalf("New: err = %v, want %q naming %s", err, tc.want, srv.Addr)
+				}
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := runtime.NumGoroutine(); n > before+2 {
+				buf := make([]byte, 1<<16)
+				t.Fatalf("%d goroutines before, %d after three failed New calls:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+			}
+		})
+	}
 }

@@ -200,7 +200,7 @@ func tlsDialError(addr string, conf *tls.Config, caFile string, err error) error
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return fmt.Errorf("redis %s: %w", addr, err)
 	}
-	return fmt.Errorf("redis %s: TLS handshake failed: %w", addr, err)
+	return fmt.Errorf("redis %s: TLS handshake failed (is this the server's TLS port?): %w", addr, err)
 }
 
 // RedisAuthError is a Redis server that refused the client's AUTH or one

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/shardflow/shardflow/processors/decode"
@@ -76,21 +77,57 @@ type EMFConfig struct {
 
 // RedisConfig is the Redis shared by the lease store and, later, window
 // state and enrichment. Either URL (one node or a primary) or ClusterAddrs
-// (ElastiCache cluster mode) is used.
+// (ElastiCache cluster mode) is used. RedisClient builds every client from
+// it (run, the tools), so they all connect the same way.
 type RedisConfig struct {
-	// URL is redis://[:password@]host:port/db or rediss:// (TLS). A
+	// URL is redis://[[user]:password@]host:port/db or rediss:// (TLS). A
 	// password must come from the environment (${REDIS_AUTH_TOKEN}), not
 	// be written in the file.
 	URL          string   `yaml:"url"`
 	ClusterAddrs []string `yaml:"cluster_addrs"`
+	// Username is the ACL user (ElastiCache RBAC); empty: the default user
+	// (or the URL's).
+	Username string `yaml:"username"`
 	// Password (AUTH token) for cluster_addrs, or to override the URL's;
 	// from the environment only, like the URL's.
 	Password string `yaml:"password"`
-	// TLS connects to cluster_addrs over TLS (ElastiCache in-transit
-	// encryption); for url, use rediss://.
-	TLS bool `yaml:"tls"`
+	// TLS is in-transit encryption: `tls: true`, or a mapping with the
+	// CA file and server name to verify the server's certificate against.
+	// A rediss:// URL turns it on; the certificate is always verified.
+	TLS *RedisTLS `yaml:"tls"`
 	// KeyPrefix namespaces every key shardflow writes ("sf" by default).
 	KeyPrefix string `yaml:"key_prefix"`
+	// PoolSize is the most connections per node (0: go-redis's default,
+	// 10 per GOMAXPROCS); MinIdleConns are kept open.
+	PoolSize     int `yaml:"pool_size"`
+	MinIdleConns int `yaml:"min_idle_conns"`
+	// DialTimeout bounds a new connection, its TLS handshake and AUTH.
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// ReadTimeout and WriteTimeout bound one command's socket I/O.
+	ReadTimeout  Duration `yaml:"read_timeout"`
+	WriteTimeout Duration `yaml:"write_timeout"`
+}
+
+// RedisTLS is redis.tls: `true` (verify against the system's CAs and the
+// host name), `false`, or a mapping.
+type RedisTLS struct {
+	// CAFile is a PEM file of the CA certificates the server's
+	// certificate must chain to (default: the system's).
+	CAFile string `yaml:"ca_file"`
+	// ServerName is the name the certificate must be valid for (default:
+	// the host the client dials).
+	ServerName string `yaml:"server_name"`
+	// Off is `tls: false`.
+	Off bool `yaml:"-"`
+}
+
+// TLSOn reports whether connections use TLS: redis.tls is on, or the URL
+// is rediss://.
+func (c RedisConfig) TLSOn() bool {
+	if c.TLS != nil {
+		return !c.TLS.Off
+	}
+	return strings.HasPrefix(strings.ToLower(c.URL), "rediss://")
 }
 
 // SourceConfig describes the Kinesis stream and how its shards are leased.

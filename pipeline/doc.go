@@ -18,11 +18,15 @@
 //
 // Files: config.go (types), load.go (reading), decl.go (declarations),
 // plan.go (Plan), schema.go, effective.go, explain.go, new.go (wiring),
+// redis.go (RedisClient: the one way every command connects to Redis —
+// verified TLS, user, pool, timeouts, clear TLS and AUTH errors),
 // batch.go (the per-batch hot path), run.go (lifecycle), ops.go (ops
 // endpoint, health), progress.go (counters, progress log).
 //
 // It never holds KCL or AWS SDK types in its exported API beyond the config
 // values that name endpoints (those live in consumer/ and sinks/), never
-// replaces a value the file set by a default, and never lets New reject,
-// for a config reason, a config Plan accepted.
+// replaces a value the file set by a default, never lets New reject, for a
+// config reason, a config Plan accepted (a Redis whose certificate does not
+// verify or that refuses the AUTH is a fact of the server, only seen when
+// New connects: New stops on it), and never skips TLS verification.
 package pipeline

@@ -62,6 +62,15 @@ func (c *Config) value(v reflect.Value, path string, d keyDecl) *yaml.Node {
 	if v.Type() == durationType || v.Type() == timeDurationType {
 		return scalarNode(formatDuration(time.Duration(v.Int())), "!!str")
 	}
+	if v.Type() == redisTLSType {
+		// tls: false / true when no detail is set, as the file may say.
+		switch t := v.Interface().(RedisTLS); {
+		case t.Off:
+			return scalarNode("false", "!!bool")
+		case t == RedisTLS{}:
+			return scalarNode("true", "!!bool")
+		}
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {

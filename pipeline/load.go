@@ -184,6 +184,7 @@ func joinPath(path, key string) string {
 var (
 	durationType     = reflect.TypeFor[Duration]()
 	timeDurationType = reflect.TypeFor[time.Duration]()
+	redisTLSType     = reflect.TypeFor[RedisTLS]()
 )
 
 // reader decodes YAML nodes into config values, collecting problems.
@@ -239,6 +240,21 @@ func (r *reader) decode(n *yaml.Node, v reflect.Value, path string, decl keyDecl
 			return true
 		}
 		v.SetInt(int64(d))
+		return true
+	case t == redisTLSType && n.Kind == yaml.ScalarNode:
+		// tls: true / false; a mapping is read as any struct.
+		s, ok := r.scalar(n, path, decl, "true, false or a mapping (ca_file, server_name)")
+		if !ok {
+			return true
+		}
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true":
+			v.Set(reflect.ValueOf(RedisTLS{}))
+		case "false":
+			v.Set(reflect.ValueOf(RedisTLS{Off: true}))
+		default:
+			r.bad(path, n, "must be true, false or a mapping (ca_file, server_name), got %q", s)
+		}
 		return true
 	}
 	switch t.Kind() {

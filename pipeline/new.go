@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -169,6 +168,10 @@ func New(ctx context.Context, plan *Resolved, opts Options) (*Pipeline, error) {
 	p.hooks = metrics.Join(p.prom, p.status, emfHooks, opts.Hooks)
 	if cfg.Redis.URL != "" || len(cfg.Redis.ClusterAddrs) > 0 {
 		if p.redis, err = redisClient(cfg.Redis); err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+		}
+		if err = checkRedisAccess(ctx, p.redis, cfg.Redis, log); err != nil {
+			_ = p.redis.Close()
 			return nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 		}
 		p.redis.AddHook(redishook.New(p.hooks))
@@ -457,6 +460,10 @@ func OpenLeaseStore(ctx context.Context, cfg *Config) (store checkpoints.Store, 
 		if p.redis, err = redisClient(cfg.Redis); err != nil {
 			return nil, nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
 		}
+		if err = checkRedisAccess(ctx, p.redis, cfg.Redis, nil); err != nil {
+			_ = p.redis.Close()
+			return nil, nil, fmt.Errorf("pipeline %s: %w", cfg.Name, err)
+		}
 	}
 	closeRedis := func() {
 		if p.redis != nil {
@@ -480,30 +487,6 @@ type redisLogger struct{ l *slog.Logger }
 
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.l.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)))
-}
-
-// RedisClient connects to the pipeline's Redis as `run` does, for the
-// commands that read its state (checkpoints, status).
-func RedisClient(c RedisConfig) (redis.UniversalClient, error) { return redisClient(c) }
-
-// redisClient connects to one node (url) or a cluster (cluster_addrs).
-// The URL's password never appears in an error.
-func redisClient(c RedisConfig) (redis.UniversalClient, error) {
-	if len(c.ClusterAddrs) > 0 {
-		o := &redis.ClusterOptions{Addrs: c.ClusterAddrs, Password: c.Password}
-		if c.TLS {
-			o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		return redis.NewClusterClient(o), nil
-	}
-	opts, err := redis.ParseURL(c.URL)
-	if err != nil {
-		return nil, errors.New("redis.url is not a valid redis:// or rediss:// URL")
-	}
-	if c.Password != "" {
-		opts.Password = c.Password
-	}
-	return redis.NewClient(opts), nil
 }
 
 func atTimestamp(s string) time.Time {

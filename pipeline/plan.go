@@ -250,6 +250,44 @@ func (pl *planner) checkDeclared(v reflect.Value, path string, optional []string
 	}
 }
 
+// checkRedisConnection checks how Redis is reached: TLS, the CA file,
+// pool and timeouts.
+func (pl *planner) checkRedisConnection() {
+	r, bad := pl.cfg.Redis, pl.bad
+	rediss := strings.HasPrefix(strings.ToLower(r.URL), "rediss://")
+	plain := strings.HasPrefix(strings.ToLower(r.URL), "redis://")
+	switch {
+	case r.TLS != nil && r.TLS.Off && rediss:
+		bad("redis.tls", "is false but redis.url is rediss:// (TLS): remove one")
+	case r.TLS != nil && !r.TLS.Off && plain:
+		bad("redis.tls", "is on but redis.url is redis:// (no TLS): use rediss://")
+	}
+	if r.TLS != nil && r.TLS.CAFile != "" {
+		if _, err := loadCAFile(r.TLS.CAFile); err != nil {
+			bad("redis.tls.ca_file", "%v", err)
+		}
+	}
+	if r.TLS != nil && r.TLS.ServerName != "" && strings.ContainsAny(r.TLS.ServerName, " /:") {
+		bad("redis.tls.server_name", "must be a host name, got %q", r.TLS.ServerName)
+	}
+	if r.PoolSize < 0 {
+		bad("redis.pool_size", "must be 0 (default) or positive, got %d", r.PoolSize)
+	}
+	if r.MinIdleConns < 0 {
+		bad("redis.min_idle_conns", "must not be negative, got %d", r.MinIdleConns)
+	} else if r.PoolSize > 0 && r.MinIdleConns > r.PoolSize {
+		bad("redis.min_idle_conns", "must not exceed redis.pool_size (%d), got %d", r.PoolSize, r.MinIdleConns)
+	}
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{{"dial_timeout", r.DialTimeout}, {"read_timeout", r.ReadTimeout}, {"write_timeout", r.WriteTimeout}} {
+		if t.d.D() < 100*time.Millisecond {
+			bad("redis."+t.key, "must be at least 100ms, got %s", t.d.D())
+		}
+	}
+}
+
 func (pl *planner) redisConfigured() bool {
 	return pl.cfg.Redis.URL != "" || len(pl.cfg.Redis.ClusterAddrs) > 0
 }
@@ -275,9 +313,7 @@ func (pl *planner) checkGeneral() {
 			bad("redis.url", "is not a valid redis:// or rediss:// URL")
 		}
 	}
-	if c.Redis.TLS && c.Redis.URL != "" {
-		bad("redis.tls", "applies to cluster_addrs; for url use rediss://")
-	}
+	pl.checkRedisConnection()
 	if !namePattern.MatchString(c.Redis.KeyPrefix) {
 		bad("redis.key_prefix", "must be 1-64 of [a-zA-Z0-9_.-], got %q", c.Redis.KeyPrefix)
 	}

@@ -30,6 +30,10 @@ func schemaOf(t reflect.Type, optional []string) jsonObject {
 	if t == durationType || t == timeDurationType {
 		return jsonObject{"type": "string", "pattern": durationPattern, "description": durationDoc}
 	}
+	if t == redisTLSType {
+		obj := schemaOfStruct(t, optional)
+		return jsonObject{"anyOf": []jsonObject{{"type": "boolean"}, obj}, "description": obj["description"]}
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		return schemaOf(t.Elem(), optional)
@@ -45,6 +49,11 @@ func schemaOf(t reflect.Type, optional []string) jsonObject {
 	default:
 		return jsonObject{}
 	}
+	return schemaOfStruct(t, optional)
+}
+
+// schemaOfStruct describes the mapping of struct type t.
+func schemaOfStruct(t reflect.Type, optional []string) jsonObject {
 	td := declarations[t]
 	props := jsonObject{}
 	var required []string

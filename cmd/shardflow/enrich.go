@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/processors/enrich"
 )
@@ -41,23 +39,22 @@ func cmdEnrich(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "enrich load: --key is required")
 		return errUsage
 	}
-	url := *redisURL
+	rcfg := pipeline.RedisConfig{URL: *redisURL}
 	if *cfgPath != "" {
 		cfg, err := pipeline.Load(*cfgPath)
 		if err != nil {
 			return err
 		}
-		url = cfg.Redis.URL
+		rcfg = cfg.Redis
 	}
-	if url == "" {
+	if rcfg.URL == "" && len(rcfg.ClusterAddrs) == 0 {
 		fmt.Fprintln(stderr, "enrich load: give -c pipeline.yaml or --redis URL")
 		return errUsage
 	}
-	opts, err := redis.ParseURL(url)
+	rc, err := pipeline.RedisClient(rcfg)
 	if err != nil {
-		return fmt.Errorf("enrich load: redis url: %w", err)
+		return fmt.Errorf("enrich load: %w", err)
 	}
-	rc := redis.NewClient(opts)
 	defer rc.Close()
 	res, err := enrich.Load(context.Background(), rc, file, *key, enrich.LoadOptions{KeyPrefix: *prefix, Format: *format, TTL: *ttl})
 	if err != nil {

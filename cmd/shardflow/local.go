@@ -24,8 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/shardflow/shardflow/internal/delivered"
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -344,11 +342,10 @@ func clearRedisLeases(ctx context.Context, cfg *pipeline.Config) (int, error) {
 	if len(cfg.Redis.ClusterAddrs) > 0 {
 		return 0, fmt.Errorf("local: redis.cluster_addrs is not a local stack")
 	}
-	opts, err := redis.ParseURL(cfg.Redis.URL)
+	rc, err := pipeline.RedisClient(cfg.Redis)
 	if err != nil {
-		return 0, fmt.Errorf("local: redis.url: %w", err)
+		return 0, fmt.Errorf("local: %w", err)
 	}
-	rc := redis.NewClient(opts)
 	defer rc.Close()
 	n := 0
 	for _, pattern := range []string{cfg.Redis.KeyPrefix + ":{" + cfg.Name + "}:*", cfg.Redis.KeyPrefix + ":win:{" + cfg.Name + ":*"} {

@@ -166,4 +166,4 @@ stop_service() {
 
 # Services `up` may start, in the order `down` stops them.
 # shellcheck disable=SC2034
-SERVICES=(firehose-local s3-local kinesalite dynalite redis postgres)
+SERVICES=(firehose-local s3-local kinesalite dynalite redis-tls redis postgres)

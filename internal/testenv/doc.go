@@ -19,6 +19,13 @@
 // test can make the service go away and come back without stopping it for
 // everyone else.
 //
+// RedisTLS is the local stack's TLS-only Redis (deploy/local/redis-tls: its
+// CA file and ACL user). For certificates and passwords of its own a test
+// starts a private TLS redis-server with StartRedisTLS (no plain port,
+// requirepass, ACL users with the rules of deploy/local/redis-acl, stopped
+// at cleanup), signed by a throwaway CA from NewTestCA; it never turns
+// verification off.
+//
 // Every helper that creates something (a Kinesis stream, Redis keys, a
 // PostgreSQL database) removes it in tb.Cleanup, so tests can run in parallel
 // and against a long-lived stack:

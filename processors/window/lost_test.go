@@ -157,3 +157,65 @@ func TestWindowStateLostStopsFlushesAndEmissions(t *testing.T) {
 	t.Logf("before the loss: %d rows emitted; after: %d batches failed with ErrStateLost, 0 keys written, 0 emissions",
 		rowsBefore, lostAcks)
 }
+
+// A shard's applied mark that moved back (a replica that had not caught up
+// promoted, an older snapshot restored) is lost state too: rebuilding from
+// the older mark would drop every row between it and where this worker's
+// flushes had moved it. The shard's next batches fail with ErrStateLost.
+func TestWindowMarkMovedBackIsStateLost(t *testing.T) {
+	env := testenv.Load(t)
+	client, prefix := env.Redis(t)
+	r := newRig(t, client, prefix, 1)
+	evs := generate(3_000, 1, 11)
+	w := r.worker("worker-a", r.out)
+	defer func() { _ = w.op.Close(context.Background()) }()
+	bs := batches(t, evs, r.shards[0].ID, 50)
+	third := len(bs) / 3
+	ctx := context.Background()
+	feed(t, w.op, bs[:third], time.Millisecond)
+	mark := w.op.keys.mark(r.shards[0].ID)
+	old, err := client.HGetAll(ctx, mark).Result()
+	if err != nil || old["seq"] == "" {
+		t.Fatalf("mark after the first third: %v %v", old, err)
+	}
+	feed(t, w.op, bs[third:2*third], time.Millisecond)
+	if now := client.HGet(ctx, mark, "seq").Val(); now == old["seq"] {
+		t.Fatalf("mark did not move with the second third")
+	}
+	// Redis goes back to the older mark (as an older snapshot would).
+	if err := client.HSet(ctx, mark, "seq", old["seq"], "sub", old["sub"]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var lost, ok int
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, b := range bs[2*third:] {
+		wg.Add(1)
+		err := w.op.Write(ctx, b, func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if errors.Is(err, ErrStateLost) {
+				lost++
+			} else if err == nil {
+				ok++
+			} else {
+				t.Errorf("ack: %v", err)
+			}
+			wg.Done()
+		})
+		if err != nil {
+			wg.Done()
+			if !errors.Is(err, ErrStateLost) {
+				t.Fatalf("write: %v", err)
+			}
+			lost++
+		}
+	}
+	wg.Wait()
+	if ok != 0 || lost == 0 {
+		t.Fatalf("after the mark moved back: %d batches applied, %d failed with ErrStateLost; want 0 and all", ok, lost)
+	}
+	if got := client.HGet(ctx, mark, "seq").Val(); got != old["seq"] {
+		t.Errorf("mark moved to %s after the loss; want it left at %s", got, old["seq"])
+	}
+}

@@ -583,6 +583,20 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 		s.resetPartials()
 		return nil
 	case "conflict":
+		if r.mark.cmp(s.mark) < 0 {
+			// Marks only move forward (another owner's flushes move it
+			// ahead of this worker's view, never behind): Redis lost
+			// writes it had acknowledged — a replica that had not
+			// caught up was promoted, or an older snapshot restored.
+			// Rebuilding from it would drop the rows in between.
+			if !s.lost {
+				op.log.Error("window state lost from Redis: this shard's applied mark moved back; "+
+					"nothing more is flushed for it (restore Redis or rewind, then restart: docs/runbook.md)",
+					"shard", s.id, "expected", s.mark.seq, "found", r.mark.seq)
+			}
+			s.lost = true
+			return op.failLost(s)
+		}
 		op.log.Warn("shard's window mark moved under this worker; rebuilding from it",
 			"shard", s.id, "expected", s.mark.seq, "found", r.mark.seq)
 		s.mark = r.mark

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -59,6 +60,11 @@ type coordinator struct {
 	// lost is set (loop only) once the lease store lost its data: the
 	// worker reads nothing and writes nothing to the store again.
 	lost error
+	// tokens is the highest fencing token seen per shard (loop only).
+	// Tokens only grow in one store: a lower one means the store lost
+	// writes it had acknowledged (a stale replica promoted, an older
+	// snapshot restored), which is a lost store too.
+	tokens map[string]int64
 }
 
 type warning struct {
@@ -275,6 +281,10 @@ func (co *coordinator) cycle(leaving bool) {
 		co.warn("view", "read the lease store", "err", err)
 		return
 	}
+	if err := co.checkTokens(view); err != nil {
+		co.storeLost(err)
+		return
+	}
 	co.lastCycle.Store(now.UnixMilli())
 	if co.childrenUnknown(shards, view) && now.Sub(listed) > time.Second {
 		co.requestListing() // a shard ended: its children are in the stream, not yet in this listing
@@ -471,7 +481,33 @@ func (co *coordinator) act(ctx context.Context, view checkpoints.View, plan assi
 		co.runners[id] = r
 		c.cfg.Hooks.LeaseAcquired(id, how)
 		c.log.Debug("lease acquired", "shard", id, "how", how, "token", res.got.Token)
+		co.sawToken(id, res.got.Token)
 	}
+}
+
+// sawToken records a fencing token seen for shard.
+func (co *coordinator) sawToken(shard string, token int64) {
+	if co.tokens == nil {
+		co.tokens = map[string]int64{}
+	}
+	if token > co.tokens[shard] {
+		co.tokens[shard] = token
+	}
+}
+
+// checkTokens answers ErrStoreLost when a lease's token is lower than one
+// this worker saw for it, and records the view's tokens otherwise.
+func (co *coordinator) checkTokens(view checkpoints.View) error {
+	for id, l := range view.Leases {
+		if seen := co.tokens[id]; l.Token < seen {
+			return fmt.Errorf("%w: shard %s: lease token went back from %d to %d (the store lost writes it had acknowledged: a replica that had not caught up promoted, or an older snapshot restored)",
+				checkpoints.ErrStoreLost, id, seen, l.Token)
+		}
+	}
+	for id, l := range view.Leases {
+		co.sawToken(id, l.Token)
+	}
+	return nil
 }
 
 // storeLost stops this worker for good: the lease store it bound lost its

@@ -136,6 +136,39 @@ type Consumer struct {
 	stopped bool
 	// shards are the processors of the shards this worker reads now.
 	shards map[string]*shardProcessor
+
+	// written is the last checkpoint this process wrote per shard (under
+	// writtenMu): the coordinator compares the store's with it to notice a
+	// store that went back to an older state.
+	writtenMu sync.Mutex
+	written   map[string]checkpointWrite
+}
+
+// checkpointWrite is a checkpoint this process wrote with a holding's token.
+type checkpointWrite struct {
+	seq   string
+	token int64
+}
+
+// noteCheckpoint records a checkpoint the store acknowledged.
+func (c *Consumer) noteCheckpoint(shard, seq string, token int64) {
+	c.writtenMu.Lock()
+	defer c.writtenMu.Unlock()
+	if c.written == nil {
+		c.written = map[string]checkpointWrite{}
+	}
+	c.written[shard] = checkpointWrite{seq, token}
+}
+
+// checkpointsWritten is a copy of the checkpoints written so far.
+func (c *Consumer) checkpointsWritten() map[string]checkpointWrite {
+	c.writtenMu.Lock()
+	defer c.writtenMu.Unlock()
+	out := make(map[string]checkpointWrite, len(c.written))
+	for k, v := range c.written {
+		out[k] = v
+	}
+	return out
 }
 
 // New checks the config and builds a consumer; Start begins reading.

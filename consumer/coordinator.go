@@ -272,6 +272,7 @@ func (co *coordinator) cycle(leaving bool) {
 	for i, s := range shards {
 		ids[i] = s.ID
 	}
+	written := c.checkpointsWritten() // before View: each must be in it
 	view, err := c.store.View(ctx, ids, now)
 	if errors.Is(err, checkpoints.ErrStoreLost) {
 		co.storeLost(err)
@@ -281,7 +282,7 @@ func (co *coordinator) cycle(leaving bool) {
 		co.warn("view", "read the lease store", "err", err)
 		return
 	}
-	if err := co.checkTokens(view); err != nil {
+	if err := co.checkWentBack(view, written); err != nil {
 		co.storeLost(err)
 		return
 	}
@@ -495,19 +496,48 @@ func (co *coordinator) sawToken(shard string, token int64) {
 	}
 }
 
-// checkTokens answers ErrStoreLost when a lease's token is lower than one
-// this worker saw for it, and records the view's tokens otherwise.
-func (co *coordinator) checkTokens(view checkpoints.View) error {
+// checkWentBack answers ErrStoreLost when the store is behind what it
+// acknowledged to this worker: a lease's token lower than one this worker
+// saw, or, under the very token this process checkpointed with, a
+// checkpoint behind the one it wrote (written: copied before the view was
+// read). Nobody else writes under a token this worker held, and a rewind
+// (`shardflow checkpoints reset`) moves the token on. Otherwise it records
+// the view's tokens.
+func (co *coordinator) checkWentBack(view checkpoints.View, written map[string]checkpointWrite) error {
+	const why = "the store lost writes it had acknowledged: a replica that had not caught up promoted, or an older snapshot restored"
 	for id, l := range view.Leases {
 		if seen := co.tokens[id]; l.Token < seen {
-			return fmt.Errorf("%w: shard %s: lease token went back from %d to %d (the store lost writes it had acknowledged: a replica that had not caught up promoted, or an older snapshot restored)",
-				checkpoints.ErrStoreLost, id, seen, l.Token)
+			return fmt.Errorf("%w: shard %s: lease token went back from %d to %d (%s)",
+				checkpoints.ErrStoreLost, id, seen, l.Token, why)
+		}
+		if w, ok := written[id]; ok && l.Token == w.token && checkpointBehind(l.Checkpoint, w.seq) {
+			return fmt.Errorf("%w: shard %s: checkpoint went back from %s to %q under token %d (%s)",
+				checkpoints.ErrStoreLost, id, w.seq, l.Checkpoint, l.Token, why)
 		}
 	}
 	for id, l := range view.Leases {
 		co.sawToken(id, l.Token)
 	}
 	return nil
+}
+
+// checkpointBehind reports whether stored is an earlier checkpoint than
+// wrote: sequence numbers are decimal integers of up to 128 bits;
+// ShardEnd is after every sequence number, "" before.
+func checkpointBehind(stored, wrote string) bool {
+	switch {
+	case stored == wrote || wrote == "":
+		return false
+	case wrote == checkpoints.ShardEnd:
+		return true
+	case stored == checkpoints.ShardEnd:
+		return false
+	case stored == "":
+		return true
+	case len(stored) != len(wrote):
+		return len(stored) < len(wrote)
+	}
+	return stored < wrote
 }
 
 // storeLost stops this worker for good: the lease store it bound lost its

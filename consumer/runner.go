@@ -369,6 +369,7 @@ func (s kclStore) CheckpointSequence(shard *par.ShardStatus) error {
 		return err
 	}
 	r.extend(now.Add(r.c.cfg.LeaseDuration))
+	r.c.noteCheckpoint(r.shard, seq, r.hold.Token)
 	r.mu.Lock()
 	r.checkpointed = seq
 	r.mu.Unlock()

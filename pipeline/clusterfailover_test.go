@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +89,55 @@ func TestPipelineThroughClusterFailovers(t *testing.T) {
 	}
 	waitFor(t, "every shard held again", 30*time.Second, func() bool { return len(p.OwnedShards()) == shards })
 	awaitReadyz(t, p.OpsAddr(), http.StatusOK, "ready after the failovers")
+}
+
+// TestClusterPrimaryRestartedWithoutItsData kills the primary that holds a
+// pipeline's leases and starts it again at once, before the cluster
+// notices: it comes back as the primary, without the writes it had
+// acknowledged (no persistence: empty, or the older snapshot a replica
+// keeps from its last full sync). The pipeline must not take that for a
+// new application or read on from the older checkpoints: it stops reading
+// and is unready naming the loss; what it delivered before stays delivered
+// once.
+func TestClusterPrimaryRestartedWithoutItsData(t *testing.T) {
+	pc := testenv.StartPrivateCluster(t)
+	s := newStack(t, 2)
+	cfg := s.config(t)
+	cfg.Redis.URL = ""
+	cfg.Redis.ClusterAddrs = pc.Addrs()
+	// A replica with a snapshot on disk (the full sync of a graceful
+	// failover) makes the "older state" case; without one it comes back
+	// empty. Both must stop the pipeline.
+	tag := "{" + s.name + "}"
+	pc.Failover(pc.ReplicaOf(pc.PrimaryOf(tag)))
+	want := putEvents(t, s, 51, 300)
+	p, stop := runPipeline(t, cfg, "w1")
+	defer stop()
+	s.waitDelivered(t, len(want), 60*time.Second)
+	awaitReadyz(t, p.OpsAddr(), http.StatusOK, "ready")
+	time.Sleep(time.Second) // checkpoints written after the snapshot
+
+	victim := pc.PrimaryOf(tag)
+	at := time.Now()
+	pc.Kill(victim)
+	pc.Start(victim)
+	rep := awaitReadyzWithin(t, p.OpsAddr(), http.StatusServiceUnavailable, "unready after the restart", 15*time.Second)
+	if f := failing(rep)["source"]; !strings.Contains(f, "lost its data") {
+		t.Fatalf("source check = %q; want the loss named", f)
+	}
+	t.Logf("primary %s restarted without its data: unready after %s (%s)", victim.Addr(), time.Since(at).Round(time.Millisecond), failing(rep)["source"])
+	waitFor(t, "every shard stopped", 10*time.Second, func() bool { return len(p.OwnedShards()) == 0 })
+	readBefore := p.Counters().RecordsIn
+	later := putEventsDirect(t, s, 52, 100)
+	time.Sleep(8 * time.Second) // two lease durations
+	if n := p.Counters().RecordsIn; n != readBefore {
+		t.Errorf("records read after the loss: %d → %d; want none", readBefore, n)
+	}
+	res := s.waitDelivered(t, len(want), time.Second)
+	checkExactlyOnce(t, res, want)
+	for id := range later {
+		if res.IDs[id] != 0 {
+			t.Fatalf("event %s put after the loss was delivered", id)
+		}
+	}
 }

@@ -21,6 +21,7 @@ const (
 	attrTimeout    = "LeaseTimeout"
 	attrCheckpoint = "Checkpoint"
 	attrParent     = "ParentShardId"
+	attrToken      = "LeaseToken" // checkpoints/dynamodb's fencing token
 )
 
 // DynamoStore is the KCL's DynamoDB lease table (checkpoints/dynamodb).
@@ -81,11 +82,14 @@ func (s *DynamoStore) SetCheckpoint(ctx context.Context, seen Lease, checkpoint 
 		return &ShardError{seen.Shard, fmt.Errorf("%w (owner %s)", ErrLeaseLive, seen.Owner)}
 	}
 	in := &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{attrShard: &types.AttributeValueMemberS{Value: seen.Shard}},
-		UpdateExpression:          aws.String("SET #cp = :cp REMOVE #owner"),
-		ExpressionAttributeNames:  map[string]string{"#cp": attrCheckpoint, "#owner": attrOwner},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":cp": &types.AttributeValueMemberS{Value: checkpoint}},
+		TableName: aws.String(s.table),
+		Key:       map[string]types.AttributeValue{attrShard: &types.AttributeValueMemberS{Value: seen.Shard}},
+		// The fencing token moves on, as in Redis: a worker that held the
+		// shard sees a rewind, not a store that went back.
+		UpdateExpression:         aws.String("SET #cp = :cp, #tok = if_not_exists(#tok, :zero) + :one REMOVE #owner"),
+		ExpressionAttributeNames: map[string]string{"#cp": attrCheckpoint, "#owner": attrOwner, "#tok": attrToken},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":cp": &types.AttributeValueMemberS{Value: checkpoint},
+			":zero": &types.AttributeValueMemberN{Value: "0"}, ":one": &types.AttributeValueMemberN{Value: "1"}},
 	}
 	switch {
 	case seen.Owner == "":

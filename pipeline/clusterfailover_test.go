@@ -15,10 +15,11 @@ import (
 // TestPipelineThroughClusterFailovers runs a pipeline whose Redis is a
 // cluster of its own (3 primaries, 3 replicas) while events are put at a
 // steady rate, and during the traffic (1) fails the primary that holds the
-// pipeline's leases over to its replica with CLUSTER FAILOVER, then (2)
-// kills the new primary of that slot with SIGKILL (its replica is promoted
-// after cluster-node-timeout) and starts it again (it rejoins as a
-// replica). The client follows MOVED and the new topology; every event is
+// pipeline's leases over to its replica with CLUSTER FAILOVER, (2)
+// migrates that slot to another primary key by key (MIGRATE; clients get
+// ASK and TRYAGAIN meanwhile), then (3) kills the slot's primary with
+// SIGKILL (its replica is promoted after cluster-node-timeout) and starts
+// it again (it rejoins as a replica). The client follows MOVED and the new topology; every event is
 // delivered, duplicates only from what was read after the last checkpoint
 // that survived; the worker holds every shard again and is ready.
 func TestPipelineThroughClusterFailovers(t *testing.T) {
@@ -55,7 +56,13 @@ func TestPipelineThroughClusterFailovers(t *testing.T) {
 	t.Logf("CLUSTER FAILOVER %s → %s in %s: %s", old.Addr(), rep.Addr(), time.Since(at).Round(time.Millisecond), pc)
 	s.waitDelivered(t, events/2, 60*time.Second)
 
-	// (2) SIGKILL of the slot's primary (the one just promoted).
+	// (2) the lease slot migrates to another primary, key by key.
+	at = time.Now()
+	moved := pc.MigrateSlot(tag, pc.OtherPrimary(tag))
+	t.Logf("slot of %s migrated (%d keys) in %s: %s", tag, moved, time.Since(at).Round(time.Millisecond), pc)
+	s.waitDelivered(t, events*2/3, 60*time.Second)
+
+	// (3) SIGKILL of the slot's primary (the one just promoted).
 	victim := pc.PrimaryOf(tag)
 	at = time.Now()
 	pc.Kill(victim)

@@ -326,6 +326,82 @@ func (c *PrivateCluster) servingPrimary(key string) *ClusterNode {
 	return found
 }
 
+// MigrateSlot moves key's slot from its primary to primary dst while
+// clients use it, as `redis-cli --cluster reshard` does for each slot: dst
+// IMPORTING, the source MIGRATING, the keys moved with MIGRATE in small
+// batches (clients meanwhile get ASK and TRYAGAIN), then every node told
+// the slot is dst's. It returns how many keys moved.
+func (c *PrivateCluster) MigrateSlot(key string, dst *ClusterNode) int {
+	c.tb.Helper()
+	ctx := context.Background()
+	src := c.PrimaryOf(key)
+	if src == dst {
+		c.tb.Fatalf("testenv: %s already serves %q", dst.Addr(), key)
+	}
+	sc, dc := src.node(), dst.node()
+	defer sc.Close()
+	defer dc.Close()
+	slot, err := sc.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	srcID, err := sc.Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	dstID, err := dc.Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	must := func(cl *redis.Client, args ...any) {
+		if err := cl.Do(ctx, args...).Err(); err != nil {
+			c.tb.Fatalf("testenv: %v on %s: %v", args, cl.Options().Addr, err)
+		}
+	}
+	must(dc, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID)
+	must(sc, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID)
+	moved := 0
+	for {
+		keys, err := sc.ClusterGetKeysInSlot(ctx, int(slot), 1).Result()
+		if err != nil {
+			c.tb.Fatal(err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", "127.0.0.1", dst.Port, "", 0, 5000, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		must(sc, args...)
+		moved += len(keys)
+		time.Sleep(100 * time.Millisecond) // clients meet the slot half moved
+	}
+	for _, n := range c.Nodes {
+		if n.cmd == nil || n.Role() != "master" {
+			continue
+		}
+		cl := n.node()
+		must(cl, "CLUSTER", "SETSLOT", slot, "NODE", dstID)
+		cl.Close()
+	}
+	c.WaitOK(20 * time.Second)
+	return moved
+}
+
+// OtherPrimary is a running primary that does not serve key's slot.
+func (c *PrivateCluster) OtherPrimary(key string) *ClusterNode {
+	c.tb.Helper()
+	p := c.PrimaryOf(key)
+	for _, n := range c.Nodes {
+		if n != p && n.cmd != nil && n.Role() == "master" {
+			return n
+		}
+	}
+	c.tb.Fatalf("testenv: no other primary: %s", c)
+	return nil
+}
+
 // String names the nodes and their roles, for logs.
 func (c *PrivateCluster) String() string {
 	var b strings.Builder

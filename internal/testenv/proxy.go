@@ -4,7 +4,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TCPProxy forwards TCP connections to a target until stopped, and can be
@@ -19,7 +21,14 @@ type TCPProxy struct {
 	mu     sync.Mutex // conns
 	conns  []net.Conn
 	wg     sync.WaitGroup // the accept loop and the copy goroutines
+	// latency delays every chunk the target sends by this long (ns): a
+	// slow server or a far one, without limiting throughput.
+	latency atomic.Int64
 }
+
+// SetLatency makes every answer of the target arrive d later (0: none),
+// for connections open and to come.
+func (p *TCPProxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
 
 // NewTCPProxy starts a proxy to target (host:port) on a free local port; it
 // is stopped at cleanup.
@@ -61,7 +70,7 @@ func (p *TCPProxy) Start() {
 			p.conns = append(p.conns, in, out)
 			p.mu.Unlock()
 			p.wg.Go(func() { _, _ = io.Copy(out, in); out.Close() })
-			p.wg.Go(func() { _, _ = io.Copy(in, out); in.Close() })
+			p.wg.Go(func() { p.delayedCopy(in, out); in.Close() })
 		}
 	})
 }
@@ -82,4 +91,39 @@ func (p *TCPProxy) Stop() {
 	p.conns = nil
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// delayedCopy copies what src sends to dst, each chunk written latency
+// after it was read: one goroutine reads and stamps, this one writes when
+// due, so answers keep their order and pipelined ones are not serialised.
+func (p *TCPProxy) delayedCopy(dst, src net.Conn) {
+	type chunk struct {
+		b   []byte
+		due time.Time
+	}
+	q := make(chan chunk, 1024)
+	p.wg.Go(func() {
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{buf[:n], time.Now().Add(time.Duration(p.latency.Load()))}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	for c := range q {
+		if d := time.Until(c.due); d > 0 {
+			time.Sleep(d)
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			src.Close() // unblocks the reader
+			for range q {
+			}
+			return
+		}
+	}
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/bench/workload"
+	"github.com/shardflow/shardflow/internal/delivered"
 	"github.com/shardflow/shardflow/internal/produce"
 	"github.com/shardflow/shardflow/internal/testenv"
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 // TestPipelineThroughClusterFailovers runs a pipeline whose Redis is a
@@ -147,4 +149,72 @@ func TestClusterPrimaryRestartedWithoutItsData(t *testing.T) {
 			t.Fatalf("event %s put after the loss was delivered", id)
 		}
 	}
+}
+
+// TestWindowsExactThroughClusterFailovers runs a windowed pipeline on a
+// Redis Cluster of its own while events (some late) are put, and fails
+// over, during the traffic, the primary that holds the window's emitter
+// lock (CLUSTER FAILOVER), then kills with SIGKILL the primary that holds
+// shard 0's window state (its replica is promoted). The window rows in S3
+// equal a plain computation over the events not dead-lettered as late;
+// every event is counted once or dead-lettered.
+func TestWindowsExactThroughClusterFailovers(t *testing.T) {
+	const shards, events, rate = 4, 8000, 800.0
+	pc := testenv.StartPrivateCluster(t)
+	s := newStack(t, shards)
+	winDelivery := s.name + "-win"
+	if err := delivered.CreateDeliveryStream(context.Background(), s.env.Firehose(t), winDelivery, s.env.S3Bucket, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pipeline.Parse([]byte(s.yaml("redis", "", windowYAML(winDelivery))), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Redis.URL = ""
+	cfg.Redis.ClusterAddrs = pc.Addrs()
+	rdb := pc.Client()
+	emitKey := "sf-" + s.name + ":win:{" + s.name + ":per_country}:emit"
+	shardTag := "{" + s.name + ":per_country:shardId-000000000000}"
+
+	genCfg := workload.Config{Seed: 19, Total: events, Span: 2 * time.Minute, Users: 3000}
+	putDone := make(chan error, 1)
+	go func() {
+		_, err := produce.Put(context.Background(), s.env.Kinesis(t), workload.New(genCfg), produce.Options{Stream: s.stream, Count: events, Rate: rate})
+		putDone <- err
+	}()
+	_, stop := runPipeline(t, cfg, "w1")
+	defer stop()
+	waitFor(t, "a first emission", 60*time.Second, func() bool {
+		v, err := rdb.HMGet(context.Background(), emitKey, "holder", "emitted").Result()
+		return err == nil && v[0] != nil && v[1] != nil
+	})
+
+	old := pc.PrimaryOf(emitKey)
+	at := time.Now()
+	pc.Failover(pc.ReplicaOf(old))
+	t.Logf("CLUSTER FAILOVER of the emitter lock's primary %s in %s", old.Addr(), time.Since(at).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+
+	victim := pc.PrimaryOf(shardTag)
+	pc.Kill(victim)
+	promoted := pc.WaitPromoted(victim, shardTag, 30*time.Second)
+	t.Logf("SIGKILL of shard 0's window primary %s: replica promoted after %s: %s", victim.Addr(), promoted.Round(time.Millisecond), pc)
+	pc.Start(victim)
+	pc.WaitOK(30 * time.Second)
+
+	if err := <-putDone; err != nil {
+		t.Fatal(err)
+	}
+	gen := workload.New(genCfg)
+	all := make([]workload.Event, events)
+	var maxTS time.Time
+	for i := range all {
+		all[i] = gen.Next()
+		if all[i].TS.After(maxTS) {
+			maxTS = all[i].TS
+		}
+	}
+	waitWindowsEmitted(t, rdb, emitKey, maxTS.Truncate(10*time.Second).Add(10*time.Second))
+	stop()
+	verifyWindowRows(t, s, winDelivery, all, "w1")
 }

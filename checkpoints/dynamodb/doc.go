@@ -13,7 +13,9 @@
 // Items: a shard's lease is keyed by its shard id (ShardID) and keeps the
 // KCL's attribute names for what the KCL had (AssignedTo, LeaseTimeout,
 // Checkpoint), so a table written by the KCL keeps its checkpoints; a
-// worker's heartbeat is keyed "worker#<id>".
+// worker's heartbeat is keyed "worker#<id>" (Kind "worker"); the store's
+// epoch (Bind) is the item "store#epoch" (Kind "epoch", Epoch,
+// EpochCreatedMs).
 //
 // It must never write for a holding that is not current, never touch a
 // checkpoint on acquisition, and never call DynamoDB per record.

@@ -335,6 +335,13 @@ func TestOperatorWritesReaderState(t *testing.T) {
 	if m := mark(); m.active != ms(5*time.Second) || m.seen != m.active || m.caught != ms(5*time.Second) || m.read != ms(5*time.Second) {
 		t.Fatalf("after a flush with rows: %+v; want active = seen = read = caught = 5 s", m)
 	}
+	// A caught-up read with records starts the quiet stretch again, before
+	// its rows are flushed.
+	clk.set(t0.Add(6 * time.Second))
+	w.op.ShardRead(sh, 3, 0)
+	if got := w.op.shard(sh).caughtMS.Load(); got != ms(6*time.Second) {
+		t.Fatalf("caught up since %d after a read with records at 6 s, want %d", got, ms(6*time.Second))
+	}
 	w.op.ShardReleased(sh)
 	if m := mark(); m.caught != 0 {
 		t.Fatalf("after release: %+v; want not caught up", m)

@@ -94,7 +94,7 @@ type shardState struct {
 	// goroutine; refreshed (under mu) is when the mark last got them.
 	reading   bool
 	readMS    atomic.Int64 // wall ms of the last GetRecords; 0: none since the lease began
-	caughtMS  atomic.Int64 // wall ms since which every read was caught up; 0: behind
+	caughtMS  atomic.Int64 // wall ms since which every read was caught up and empty; 0: behind
 	changed   atomic.Bool  // caught-up state changed since the mark last got it
 	refreshed time.Time
 	tried     time.Time // last refresh attempt: a failing Redis is retried once per flush interval
@@ -709,6 +709,14 @@ func (op *Operator) ShardRead(shard string, records int, millisBehindLatest int6
 	case millisBehindLatest > 0:
 		if caught != 0 || first {
 			s.caughtMS.Store(0)
+			s.changed.Store(true)
+		}
+	case records > 0:
+		// Caught up, but rows came: the quiet stretch starts again now
+		// (already before the rows are flushed, so that a refresh between
+		// this read and the flush cannot make the shard look idle).
+		s.caughtMS.Store(now)
+		if caught == 0 {
 			s.changed.Store(true)
 		}
 	case caught == 0:

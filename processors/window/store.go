@@ -19,7 +19,8 @@ import (
 //	                                            reader state: seen (wall ms it last wrote
 //	                                            it), read (wall ms of its last successful
 //	                                            GetRecords, 0: none), caught (wall ms since
-//	                                            which every read was caught up, 0: behind)
+//	                                            which every read was caught up and empty,
+//	                                            0: the last read was behind)
 //	<prefix>:win:{<app>:<op>:<shard>}:windows   zset: window start → window end, windows
 //	                                            holding deltas of the shard
 //	<prefix>:win:{<app>:<op>:<shard>}:w:<start> list: the shard's deltas of one window

@@ -104,14 +104,14 @@ func TestWindowsStalledShardHoldsTheWatermark(t *testing.T) {
 		lastTS   [3]time.Time
 	)
 	stopPut, putDone := make(chan struct{}), make(chan error, 1)
-	go func() {
+	go func(stop <-chan struct{}, done chan<- error) {
 		gen := workload.New(workload.Config{Seed: 16, Users: 500})
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
 			select {
-			case <-stopPut:
-				putDone <- nil
+			case <-stop:
+				done <- nil
 				return
 			case <-tick.C:
 			}
@@ -126,7 +126,7 @@ func TestWindowsStalledShardHoldsTheWatermark(t *testing.T) {
 				e.TS = time.Now().UTC().Truncate(time.Millisecond)
 				if _, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(s.stream), Data: e.AppendJSON(nil),
 					PartitionKey: aws.String(e.ID()), ExplicitHashKey: sh.HashKeyRange.StartingHashKey}); err != nil {
-					putDone <- fmt.Errorf("put to %s: %w", ids[i], err)
+					done <- fmt.Errorf("put to %s: %w", ids[i], err)
 					return
 				}
 				mu.Lock()
@@ -134,7 +134,7 @@ func TestWindowsStalledShardHoldsTheWatermark(t *testing.T) {
 				mu.Unlock()
 			}
 		}
-	}()
+	}(stopPut, putDone)
 	stopProducer := func() {
 		if stopPut == nil {
 			return

@@ -21,10 +21,11 @@ import (
 )
 
 // TestWindowsStalledShardHoldsTheWatermark runs a pipeline with a 5 s
-// tumbling window on a 3-shard stream whose events carry the wall time of
-// their put (so every one of them is on time). Shard 2 goes quiet early: a
-// truly idle shard must let windows close within idle_timeout +
-// max_out_of_orderness (+ the mark's refresh and the emit interval). Then
+// tumbling window on a 4-shard stream whose events carry the wall time of
+// their put (so every one of them is on time). Shard 3 never gets a
+// record; shard 2 goes quiet early: a truly idle shard must let windows
+// close within idle_timeout + max_out_of_orderness (+ the mark's refresh
+// and the emit interval). Then
 // shard 1's GetRecords calls are held at a gate in front of kinesalite for
 // 3 × idle_timeout while events keep arriving in all of shards 0 and 1: the
 // stalled shard must hold the watermark (named by
@@ -39,7 +40,7 @@ func TestWindowsStalledShardHoldsTheWatermark(t *testing.T) {
 		idle     = 5 * time.Second
 		interval = 50 * time.Millisecond // between puts to a shard
 	)
-	s := newStack(t, 3)
+	s := newStack(t, 4)
 	ctx := context.Background()
 	winDelivery := s.name + "-win"
 	if err := delivered.CreateDeliveryStream(ctx, s.env.Firehose(t), winDelivery, s.env.S3Bucket, time.Second); err != nil {
@@ -87,10 +88,10 @@ func TestWindowsStalledShardHoldsTheWatermark(t *testing.T) {
 
 	kc := s.env.Kinesis(t)
 	ls, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(s.stream)})
-	if err != nil || len(ls.Shards) != 3 {
+	if err != nil || len(ls.Shards) != 4 {
 		t.Fatalf("ListShards: %v (%d shards)", err, len(ls.Shards))
 	}
-	ids := make([]string, 3)
+	ids := make([]string, 4)
 	for i, sh := range ls.Shards {
 		ids[i] = aws.ToString(sh.ShardId)
 	}
@@ -100,8 +101,8 @@ func TestWindowsStalledShardHoldsTheWatermark(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		produced []workload.Event
-		active   = [3]bool{true, true, true}
-		lastTS   [3]time.Time
+		active   = [4]bool{true, true, true, false} // shard 3: never a record
+		lastTS   [4]time.Time
 	)
 	stopPut, putDone := make(chan struct{}), make(chan error, 1)
 	go func(stop <-chan struct{}, done chan<- error) {

@@ -46,11 +46,13 @@ type ShardObserver interface {
 // ReadObserver is implemented by a Handler that needs to know how far each
 // shard's reader is behind (window operators decide idleness from it).
 // ShardRead is called on the shard's goroutine after every GetRecords
-// result this worker handles, empty ones included, before the batch (if
-// any) is handed to HandleBatch: records is the batch's size and
-// millisBehindLatest the stream's MillisBehindLatest for that read (0: the
-// reader is caught up). A reader that stalls, is throttled or fails makes
-// no call at all, so silence must never be read as "caught up".
+// result this worker handles, empty ones included (also while a child
+// shard waits for its parents), before the batch (if any) waits for its
+// parents or a free slot and is handed to HandleBatch: records is the
+// batch's size and millisBehindLatest the stream's MillisBehindLatest for
+// that read (0: the reader is caught up). A reader that stalls, is
+// throttled, fails or waits makes no call at all, so silence must never be
+// read as "caught up".
 type ReadObserver interface {
 	ShardRead(shard string, records int, millisBehindLatest int64)
 }

@@ -64,15 +64,25 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 	if p.r.isStopping() {
 		return // not handed over, not checkpointed: the successor reads it
 	}
+	obs, observes := p.c.handler.(ReadObserver)
 	if len(in.Records) == 0 {
 		p.c.cfg.Hooks.RecordsRead(p.shard, 0, 0, in.MillisBehindLatest)
-		if o, ok := p.c.handler.(ReadObserver); ok && p.gateOpen {
-			o.ShardRead(p.shard, 0, in.MillisBehindLatest)
+		// Also while a child waits for its parents: an empty read says
+		// the child holds nothing, and a shard that is never reported
+		// would hold the windows' watermark for good.
+		if observes {
+			obs.ShardRead(p.shard, 0, in.MillisBehindLatest)
 		}
 		return
 	}
 	if p.lost.Load() {
 		return
+	}
+	// Reported before the waits below (parents, a failed output, a free
+	// slot): the shard has rows on their way, and while it waits no
+	// further read is reported, so it holds the watermark as stalled.
+	if observes {
+		obs.ShardRead(p.shard, len(in.Records), in.MillisBehindLatest)
 	}
 	if !p.gateOpen && !p.waitForParents() {
 		return // stopping: the records are not handed over, so not checkpointed
@@ -129,9 +139,6 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		p.recs = append(p.recs, rec)
 	}
 	p.r.bytesRead.Add(int64(bytes))
-	if o, ok := p.c.handler.(ReadObserver); ok {
-		o.ShardRead(p.shard, len(p.recs), in.MillisBehindLatest)
-	}
 	last := p.recs[len(p.recs)-1]
 	ack := p.acks.add(last.SequenceNumber, last.ArrivalTime)
 	n, handed, hooks, shard := len(p.recs), time.Now(), p.c.cfg.Hooks, p.shard

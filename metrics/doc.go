@@ -46,6 +46,7 @@
 //	WindowEmit     window operators: per acked emission               emissions and rows emitted per operator
 //	LateRows       window operators: late rows routed                  late rows per operator and action (see Late* constants)
 //	WindowProgress window emitters: once per emission cycle           watermark and emitted-through time per operator (lock holder only)
+//	WindowHeld     window emitters: once per emission cycle           the shard holding the operator's watermark and why (Held* constants; lock holder only)
 //	S3Upload       sinks/s3 (through its OnUpload): per file           objects, bytes, files given up per output
 //	S3Retry        sinks/s3 (through its OnRetry): per failed call     S3 calls retried per output
 //	LookupCache    processors/enrich (OnCache): per Redis lookup batch cache lookups and hits per lookup (hit ratio)

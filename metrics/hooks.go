@@ -67,6 +67,13 @@ type Hooks interface {
 	// hold the lock (adapters then drop the operator's gauges, so that only
 	// the holder reports).
 	WindowProgress(op string, watermark, emittedThrough time.Time)
+	// WindowHeld reports, once per emission cycle, the shard that holds
+	// the operator's global watermark and why (a Held* constant), as the
+	// emitter holding the operator's lock computed it. shard is "" when no
+	// shard holds it (a quiet stream advances with wall time, or there is
+	// no data yet) and from an emitter that does not hold the lock
+	// (adapters then drop the operator's series).
+	WindowHeld(op, shard, reason string)
 
 	// S3Upload reports one file of a direct S3 output, by output name:
 	// uploaded (u.Err nil; its rows may now be acked) or given up on.
@@ -137,6 +144,25 @@ const (
 	LeaseReaderFailed = "reader_failed"
 )
 
+// Why a shard holds a window operator's global watermark, for WindowHeld.
+const (
+	// HeldEventTime: the shard is read and flowing (or went quiet less
+	// than idle_timeout ago); its event time is the least.
+	HeldEventTime = "event_time"
+	// HeldBehind: the shard's last GetRecords reported MillisBehindLatest
+	// above 0: a backlog is being read.
+	HeldBehind = "behind"
+	// HeldStalled: the shard's owner has had no successful GetRecords for
+	// idle_timeout (slow, throttled or failing reads).
+	HeldStalled = "stalled"
+	// HeldNoOwner: no owner refreshed the shard's mark for idle_timeout
+	// (the owner stopped, crashed or released it and no one took it yet).
+	HeldNoOwner = "no_owner"
+	// HeldUnread: the shard has no applied rows yet and may hold data (no
+	// worker has read it, or its first rows are on their way).
+	HeldUnread = "unread"
+)
+
 // What happens to a late row, for LateRows.
 const (
 	LateDrop       = "drop"
@@ -174,6 +200,7 @@ func (Nop) WindowFlush(string, int)                      {}
 func (Nop) WindowEmit(string, int)                       {}
 func (Nop) LateRows(string, int, string)                 {}
 func (Nop) WindowProgress(string, time.Time, time.Time)  {}
+func (Nop) WindowHeld(string, string, string)            {}
 func (Nop) S3Upload(string, S3Upload)                    {}
 func (Nop) S3Retry(string)                               {}
 func (Nop) LookupCache(string, int, int)                 {}
@@ -265,6 +292,12 @@ func (m Multi) LateRows(op string, n int, action string) {
 func (m Multi) WindowProgress(op string, watermark, emittedThrough time.Time) {
 	for _, h := range m {
 		h.WindowProgress(op, watermark, emittedThrough)
+	}
+}
+
+func (m Multi) WindowHeld(op, shard, reason string) {
+	for _, h := range m {
+		h.WindowHeld(op, shard, reason)
 	}
 }
 

@@ -59,6 +59,9 @@ func (r *recorder) SourceError(api, code string) { r.log("SourceError %s %s", ap
 func (r *recorder) WindowProgress(op string, wm, emitted time.Time) {
 	r.log("WindowProgress %s %d %d", op, wm.Unix(), emitted.Unix())
 }
+func (r *recorder) WindowHeld(op, shard, reason string) {
+	r.log("WindowHeld %s %s %s", op, shard, reason)
+}
 func (r *recorder) S3Upload(output string, u metrics.S3Upload) {
 	r.log("S3Upload %s %d %d %d %v", output, u.Rows, u.Bytes, u.Parts, u.Err)
 }
@@ -93,6 +96,7 @@ func callAll(h metrics.Hooks) {
 	h.LeaseGroup([]metrics.WorkerLeases{{Worker: "a", Held: 2}}, 1.25)
 	h.SourceError("GetRecords", "ExpiredIteratorException")
 	h.WindowProgress("w", time.Unix(100, 0), time.Unix(60, 0))
+	h.WindowHeld("w", "s1", metrics.HeldStalled)
 	h.S3Upload("lake", metrics.S3Upload{Rows: 7, Bytes: 8, Parts: 9})
 	h.S3Retry("lake")
 	h.LookupCache("user:{user_id}", 10, 4)
@@ -116,6 +120,7 @@ var allCalls = []string{
 	"LeaseGroup [{a 2}] 1.25",
 	"SourceError GetRecords ExpiredIteratorException",
 	"WindowProgress w 100 60",
+	"WindowHeld w s1 stalled",
 	"S3Upload lake 7 8 9 <nil>",
 	"S3Retry lake",
 	"LookupCache user:{user_id} 10 4",

@@ -147,6 +147,11 @@ func (p *Pipeline) ShardReleased(shard string) {
 }
 
 // ShardRead passes each GetRecords result's size and MillisBehindLatest to
-// the window operators (consumer.ReadObserver). Nothing uses it yet: window
-// idleness will be decided from it (issue 16).
-func (p *Pipeline) ShardRead(shard string, records int, millisBehindLatest int64) {}
+// the window operators (consumer.ReadObserver): a shard is idle in their
+// watermark only while its reader is caught up. Plain values, so that the
+// processors know nothing of the consumer.
+func (p *Pipeline) ShardRead(shard string, records int, millisBehindLatest int64) {
+	for _, w := range p.windows {
+		w.op.ShardRead(shard, records, millisBehindLatest)
+	}
+}

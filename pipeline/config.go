@@ -231,8 +231,10 @@ type WindowConfig struct {
 	MaxOutOfOrderness Duration `yaml:"max_out_of_orderness"`
 	// AllowedLateness keeps windows open this much longer (default 0).
 	AllowedLateness Duration `yaml:"allowed_lateness"`
-	// IdleTimeout leaves a shard without rows for this long out of the
-	// watermark (default 1m). Keep it above the lease takeover time.
+	// IdleTimeout leaves a shard out of the watermark once its reader is
+	// caught up and it had no rows for this long (default 1m); a shard
+	// with a backlog, a stalled reader or no live owner holds the
+	// watermark. Keep it above the lease takeover time.
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	// LateRows: dead_letter (default), drop, or update (apply to the
 	// closed window and re-emit its changed rows with a higher revision);

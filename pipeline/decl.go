@@ -280,7 +280,7 @@ var declarations = map[reflect.Type]*typeDecl{
 			"aggregates":           {Required: true, Doc: "The result columns."},
 			"max_out_of_orderness": {Default: "5s", Zero: "honoured: events arrive in order", Doc: "How far behind a shard's largest event time rows may be without being late."},
 			"allowed_lateness":     {Default: "0s", Doc: "Windows stay open this much longer past the watermark."},
-			"idle_timeout":         {Default: "1m", Zero: "rejected (must exceed source.lease_duration)", Doc: "A shard without rows this long is left out of the watermark; must exceed source.lease_duration."},
+			"idle_timeout":         {Default: "1m", Zero: "rejected (must exceed source.lease_duration)", Doc: "A shard whose reader is caught up (MillisBehindLatest 0) and that had no rows this long is left out of the watermark; a shard with a backlog, a stalled reader or no live owner holds it; must exceed source.lease_duration and be at least twice source.idle_time_between_reads."},
 			"late_rows":            {Default: "dead_letter", Enum: []string{"dead_letter", "drop", "update"}, Doc: "Rows whose window was emitted: dead_letter, drop, or update (tumbling/hopping)."},
 			"update_horizon":       {Default: "1h", Zero: "rejected with late_rows update (must be positive)", Doc: "With late_rows update: how long past its close a window still takes late rows."},
 			"flush_interval":       {Default: "1s", Zero: "rejected (must be positive)", Doc: "Rows wait at most this long in memory before they are applied to Redis."},

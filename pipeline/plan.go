@@ -598,6 +598,9 @@ func (pl *planner) planWindow(p string, wc WindowConfig, rows *arrow.Schema) Win
 	if wc.IdleTimeout.D() <= c.Source.LeaseDuration.D() {
 		bad(p+".idle_timeout", "must exceed source.lease_duration (%s), got %s: a crashed worker's shards look idle until a new owner takes their lease, and rows read after that would be late", c.Source.LeaseDuration.D(), wc.IdleTimeout.D())
 	}
+	if r := c.Source.IdleTimeBetweenReads.D(); r > 0 && wc.IdleTimeout.D() < 2*r {
+		bad(p+".idle_timeout", "must be at least twice source.idle_time_between_reads (%s), got %s: a caught-up shard is read only that often, and a shard not read for idle_timeout holds the watermark as stalled", r, wc.IdleTimeout.D())
+	}
 	if wc.EmittedRetention.D() < time.Second {
 		bad(p+".emitted_retention", "must be at least 1s, got %s", wc.EmittedRetention.D())
 	}

@@ -198,6 +198,8 @@ var configCases = []configCase{
 		want: []want{{path: "windows[0].aggregates", msg: "is required (The result columns)"}}},
 	{name: "idle timeout below the lease duration", edits: []edit{{"    idle_timeout: 15s\n", "    idle_timeout: 3s\n"}},
 		want: []want{{path: "windows[0].idle_timeout", msg: "must exceed source.lease_duration (4s), got 3s: a crashed worker's shards look idle until a new owner takes their lease, and rows read after that would be late"}}},
+	{name: "idle timeout below twice the read interval", edits: []edit{{"  lease_duration: 4s\n", "  lease_duration: 4s\n  idle_time_between_reads: 10s\n"}},
+		want: []want{{path: "windows[0].idle_timeout", msg: "must be at least twice source.idle_time_between_reads (10s), got 15s: a caught-up shard is read only that often, and a shard not read for idle_timeout holds the watermark as stalled"}}},
 	{name: "explicit flush_interval 0s", edits: []edit{{"    idle_timeout: 15s\n", "    idle_timeout: 15s\n    flush_interval: 0s\n"}},
 		want: []want{{path: "windows[0].flush_interval", msg: `must be positive: 0 is not "flush every batch" (a shard flushes every half of source.max_in_flight_batches anyway); omit it for 1s`}}},
 	{name: "explicit max_out_of_orderness 0s is honoured", edits: []edit{{"    idle_timeout: 15s\n", "    idle_timeout: 15s\n    max_out_of_orderness: 0s\n"}},

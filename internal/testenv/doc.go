@@ -17,7 +17,8 @@
 // (deploy/local/ensure-chromium installs Debian's); without one it fails the
 // same way. TCPProxy stands between a test and a shared service so that the
 // test can make the service go away and come back without stopping it for
-// everyone else.
+// everyone else; KinesisGate stands between a consumer and kinesalite and
+// holds the GetRecords calls of chosen shards (a stalled reader).
 //
 // RedisTLS is the local stack's TLS-only Redis (deploy/local/redis-tls: its
 // CA file and ACL user). For certificates and passwords of its own a test

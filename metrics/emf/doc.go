@@ -43,6 +43,7 @@
 //	WindowEmissions           Count         emissions of closed windows acked by the sink
 //	MaxWatermarkLag           Seconds       now − watermark, largest over window operators (only from the task holding an emitter lock; absent elsewhere)
 //	MaxEmitLag                Seconds       now − emitted-through time, likewise
+//	WatermarksHeldByStuckShards Count       window operators (whose emitter lock this task holds) whose watermark a shard that is behind, stalled, without owner or unread holds, now
 //	S3Objects                 Count         Parquet files uploaded by direct S3 outputs
 //	S3Bytes                   Bytes         their bytes
 //	S3Rows                    Count         their rows

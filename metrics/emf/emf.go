@@ -84,6 +84,7 @@ const (
 	windowEmissions
 	maxWatermarkLag
 	maxEmitLag
+	heldWatermarks
 	s3Objects
 	s3Bytes
 	s3Rows
@@ -134,6 +135,7 @@ var definitions = [numMetrics]struct {
 	windowEmissions: {"WindowEmissions", "Count", kindSum, 1},
 	maxWatermarkLag: {"MaxWatermarkLag", "Seconds", kindLag, 1},
 	maxEmitLag:      {"MaxEmitLag", "Seconds", kindLag, 1},
+	heldWatermarks:  {"WatermarksHeldByStuckShards", "Count", kindLast, 1},
 	s3Objects:       {"S3Objects", "Count", kindSum, 1},
 	s3Bytes:         {"S3Bytes", "Bytes", kindSum, 1},
 	s3Rows:          {"S3Rows", "Count", kindSum, 1},
@@ -291,8 +293,23 @@ func (w *Writer) line(now time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// windowProgress is what WindowProgress last reported for an operator.
-type windowProgress struct{ watermark, emitted time.Time }
+// windowProgress is what WindowProgress and WindowHeld last reported for
+// an operator: stuck when a shard that is not flowing holds its watermark.
+type windowProgress struct {
+	watermark, emitted time.Time
+	stuck              bool
+}
+
+// countStuck sets WatermarksHeldByStuckShards; under progressMu.
+func (w *Writer) countStuck() {
+	n := 0
+	for _, p := range w.progress {
+		if p.stuck {
+			n++
+		}
+	}
+	w.values[heldWatermarks].Store(int64(n))
+}
 
 // lags returns the largest now − watermark and now − emitted-through over
 // the operators whose lock this process holds, in seconds; -1 for none.
@@ -419,12 +436,34 @@ func (w *Writer) WindowProgress(op string, watermark, emittedThrough time.Time) 
 	defer w.progressMu.Unlock()
 	if watermark.IsZero() && emittedThrough.IsZero() {
 		delete(w.progress, op)
+		w.countStuck()
 		return
 	}
-	if _, ok := w.progress[op]; !ok {
+	p, ok := w.progress[op]
+	if !ok {
 		op = strings.Clone(op)
 	}
-	w.progress[op] = windowProgress{watermark, emittedThrough}
+	p.watermark, p.emitted = watermark, emittedThrough
+	w.progress[op] = p
+}
+
+// WindowHeld counts the operators (whose emitter lock this process holds)
+// whose watermark a shard holds that is not flowing: behind, stalled,
+// without owner, or unread. It is called once per emission cycle, after
+// WindowProgress.
+func (w *Writer) WindowHeld(op, shard, reason string) {
+	w.progressMu.Lock()
+	defer w.progressMu.Unlock()
+	stuck := shard != "" && reason != metrics.HeldEventTime
+	p, ok := w.progress[op]
+	switch {
+	case ok:
+		p.stuck = stuck
+		w.progress[op] = p
+	case stuck:
+		w.progress[strings.Clone(op)] = windowProgress{stuck: true}
+	}
+	w.countStuck()
 }
 
 func (w *Writer) S3Upload(_ string, u metrics.S3Upload) {

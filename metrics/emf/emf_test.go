@@ -116,6 +116,8 @@ func callHooks(h metrics.Hooks) {
 	h.WindowProgress("v", now.Add(-20*time.Second), now.Add(-200*time.Second))
 	h.WindowProgress("u", now.Add(-time.Hour), now.Add(-time.Hour))
 	h.WindowProgress("u", time.Time{}, time.Time{})
+	h.WindowHeld("w", "shardId-1", metrics.HeldBehind)
+	h.WindowHeld("v", "shardId-2", metrics.HeldEventTime)
 	h.S3Upload("lake", metrics.S3Upload{Rows: 10, Bytes: 1000})
 	h.S3Upload("lake", metrics.S3Upload{Rows: 5, Bytes: 500, Parts: 2})
 	h.S3Upload("lake", metrics.S3Upload{Rows: 5, Bytes: 500, Err: errors.New("gave up")})
@@ -151,7 +153,7 @@ func TestLinesPerInterval(t *testing.T) {
 			"LeasesAcquired": 2, "LeaseTakeovers": 1, "LeaseBalance": 1.5, "SourceErrors": 1, "InputSkipped": 2,
 			"WindowEmissions": 1, "MaxWatermarkLag": 40 + DefaultInterval.Seconds(), "MaxEmitLag": 200 + DefaultInterval.Seconds(),
 			"S3Objects": 2, "S3Bytes": 1500, "S3Rows": 15, "S3UploadErrors": 1, "S3Retries": 1,
-			"LookupCacheLookups": 100, "LookupCacheHits": 80,
+			"LookupCacheLookups": 100, "LookupCacheHits": 80, "WatermarksHeldByStuckShards": 1,
 		}
 		if len(want) != int(numMetrics) {
 			t.Fatalf("test covers %d metrics of %d", len(want), numMetrics)
@@ -231,5 +233,29 @@ func TestOptions(t *testing.T) {
 	_ = w.Close(ctx)
 	if err := w.Close(context.Background()); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestWatermarksHeldByStuckShards counts the operators whose watermark a
+// shard that is not flowing holds, as of the latest cycle; event_time and
+// no holder do not count, and an operator whose lock moved away drops out.
+func TestWatermarksHeldByStuckShards(t *testing.T) {
+	w := &Writer{opts: Options{Pipeline: "p", Namespace: "n"}.withDefaults(), held: map[string]struct{}{}, progress: map[string]windowProgress{}}
+	now := time.Now()
+	w.WindowProgress("a", now, time.Time{})
+	w.WindowHeld("a", "s1", metrics.HeldStalled)
+	w.WindowProgress("b", now, time.Time{})
+	w.WindowHeld("b", "s2", metrics.HeldEventTime)
+	w.WindowProgress("c", time.Time{}, time.Time{}) // holding, no watermark yet
+	w.WindowHeld("c", "s3", metrics.HeldUnread)
+	if v := decode(t, w)["WatermarksHeldByStuckShards"]; v != 2.0 {
+		t.Errorf("WatermarksHeldByStuckShards = %v, want 2 (a stalled, c unread)", v)
+	}
+	w.WindowProgress("a", now, time.Time{})
+	w.WindowHeld("a", "", "")
+	w.WindowProgress("c", time.Time{}, time.Time{}) // c's lock moved away
+	w.WindowHeld("c", "", "")
+	if v := decode(t, w)["WatermarksHeldByStuckShards"]; v != 0.0 {
+		t.Errorf("WatermarksHeldByStuckShards = %v after the shards flowed again, want 0", v)
 	}
 }

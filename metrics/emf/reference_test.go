@@ -28,6 +28,7 @@ var hookSamples = map[string]func(metrics.Hooks){
 	"WindowEmit":     func(h metrics.Hooks) { h.WindowEmit("w", 2) },
 	"LateRows":       func(h metrics.Hooks) { h.LateRows("w", 1, metrics.LateDrop) },
 	"WindowProgress": func(h metrics.Hooks) { h.WindowProgress("w", time.Now().Add(-time.Minute), time.Time{}) },
+	"WindowHeld":     func(h metrics.Hooks) { h.WindowHeld("w", "s", metrics.HeldStalled) },
 	"S3Upload":       func(h metrics.Hooks) { h.S3Upload("lake", metrics.S3Upload{Rows: 2, Bytes: 20}) },
 	"S3Retry":        func(h metrics.Hooks) { h.S3Retry("lake") },
 	"LookupCache":    func(h metrics.Hooks) { h.LookupCache("user:{user_id}", 4, 3) },

@@ -60,6 +60,7 @@
 //	shardflow_late_rows_total                    counter    op, action      rows later than their emitted window: drop, dead_letter, update
 //	shardflow_window_watermark_timestamp_seconds gauge      op              Unix time of the operator's global watermark (emitter lock holder only)
 //	shardflow_window_emitted_through_timestamp_seconds gauge op             Unix time through which windows are emitted (emitter lock holder only)
+//	shardflow_window_watermark_held_by           gauge      op, shard, reason 1 for the shard holding the operator's watermark: event_time, behind, stalled, no_owner, unread (lock holder only)
 //	shardflow_s3_objects_total                   counter    output          Parquet files a direct S3 output uploaded
 //	shardflow_s3_bytes_total                     counter    output          their bytes
 //	shardflow_s3_rows_total                      counter    output          their rows
@@ -82,5 +83,6 @@
 //	rate(shardflow_firehose_billed_bytes_total[5m]) / rate(shardflow_firehose_payload_bytes_total[5m])   billing overhead of packing
 //	sum by (reason) (increase(shardflow_dead_letter_rows_total[1h]))           bad input by reason
 //	time() - max by (pipeline, op) (shardflow_window_watermark_timestamp_seconds)   how far event time lags wall time
+//	max by (pipeline, op, shard) (shardflow_window_watermark_held_by{reason!="event_time"})   a shard that is not flowing holds every window
 //	rate(shardflow_lookup_cache_hits_total[5m]) / rate(shardflow_lookup_cache_lookups_total[5m])   cache hit ratio
 package prom

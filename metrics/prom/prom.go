@@ -92,6 +92,9 @@ type Metrics struct {
 	progress       *series[string, *progressSeries]
 	watermark      *prometheus.GaugeVec
 	emittedThrough *prometheus.GaugeVec
+	heldBy         *prometheus.GaugeVec
+	heldMu         sync.Mutex
+	heldOps        map[string]*heldSeries // by operator
 
 	// direct S3 outputs, Redis lookup caches
 	s3Outputs *series[string, *s3Series]
@@ -129,6 +132,12 @@ type windowSeries struct {
 // with its first value and goes when the emitter stops holding the lock.
 type progressSeries struct {
 	watermark, emitted prometheus.Gauge // nil until the first value; guarded by the series' lock
+}
+
+// heldSeries is the one held_by series of an operator.
+type heldSeries struct {
+	shard, reason string
+	gauge         prometheus.Gauge
 }
 
 type s3Series struct {
@@ -277,6 +286,8 @@ func New(o Options) (*Metrics, error) {
 	m.watermark = gauge("window_watermark_timestamp_seconds", "Unix time of the window operator's global watermark (reported by the task holding the emitter lock).", "op")
 	m.emittedThrough = gauge("window_emitted_through_timestamp_seconds", "Unix time through which the operator's windows are emitted (reported by the task holding the emitter lock).", "op")
 	m.progress = newSeries(labelLimit, overflowValue, strings.Clone, func(string) *progressSeries { return &progressSeries{} })
+	m.heldBy = gauge("window_watermark_held_by", "1 for the shard holding the window operator's global watermark, with why: event_time, behind, stalled, no_owner, unread (reported by the task holding the emitter lock; absent when no shard holds it).", "op", "shard", "reason")
+	m.heldOps = map[string]*heldSeries{}
 
 	// Direct S3 outputs.
 	s3Objects := counter("s3_objects_total", "Parquet files a direct S3 output uploaded.", "output")
@@ -465,6 +476,34 @@ func (m *Metrics) WindowProgress(op string, watermark, emittedThrough time.Time)
 		}
 		s.emitted.Set(float64(emittedThrough.UnixMicro()) / 1e6)
 	}
+}
+
+// WindowHeld keeps one held_by series per operator: the shard holding its
+// watermark now, or none (shard "": a quiet stream, no data yet, or the
+// lock is held elsewhere). A call that repeats the last one allocates
+// nothing.
+func (m *Metrics) WindowHeld(op, shard, reason string) {
+	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
+	h := m.heldOps[op]
+	if h != nil && h.shard == shard && h.reason == reason {
+		return
+	}
+	if h != nil {
+		m.heldBy.DeleteLabelValues(labelValue(op), labelValue(h.shard), labelValue(h.reason))
+		delete(m.heldOps, op)
+	}
+	if shard == "" {
+		return
+	}
+	if _, ok := m.heldOps[op]; !ok && len(m.heldOps) >= labelLimit {
+		op = overflowValue
+	}
+	h = &heldSeries{shard: strings.Clone(shard), reason: strings.Clone(reason)}
+	op = strings.Clone(op)
+	h.gauge = m.heldBy.WithLabelValues(labelValue(op), labelValue(h.shard), labelValue(h.reason))
+	h.gauge.Set(1)
+	m.heldOps[op] = h
 }
 
 func (m *Metrics) S3Upload(output string, u metrics.S3Upload) {

@@ -304,8 +304,8 @@ func documentedTable(t *testing.T) []string {
 			continue
 		}
 		labels := []string{strings.TrimSuffix(fields[2], ",")}
-		if strings.HasSuffix(fields[2], ",") { // "op, action"
-			labels = append(labels, fields[3])
+		for i := 2; strings.HasSuffix(fields[i], ",") && i+1 < len(fields); i++ { // "op, action"
+			labels = append(labels, strings.TrimSuffix(fields[i+1], ","))
 		}
 		sort.Strings(labels)
 		rows = append(rows, fmt.Sprintf("%s %s %s", fields[0], fields[1], strings.Join(labels, ", ")))
@@ -332,6 +332,7 @@ func exerciseAll(h metrics.Hooks) {
 	h.WindowEmit("w", 1)
 	h.LateRows("w", 1, metrics.LateDrop)
 	h.WindowProgress("w", time.Unix(100, 0), time.Unix(60, 0))
+	h.WindowHeld("w", "s", metrics.HeldBehind)
 	h.S3Upload("lake", metrics.S3Upload{Rows: 1, Bytes: 1})
 	h.S3Retry("lake")
 	h.LookupCache("user:{user_id}", 2, 1)
@@ -587,5 +588,37 @@ func BenchmarkFirehoseCall(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.FirehoseCall("clicks-events", c)
+	}
+}
+
+// TestWindowHeldKeepsOneSeriesPerOperator: held_by names the shard holding
+// the watermark now; a new holder (or reason) replaces the series, none
+// (a quiet stream, the lock elsewhere) removes it.
+func TestWindowHeldKeepsOneSeriesPerOperator(t *testing.T) {
+	m := newMetrics(t)
+	const name = "shardflow_window_watermark_held_by"
+	m.WindowHeld("views_1m", "shard-1", metrics.HeldBehind)
+	m.WindowHeld("clicks_1m", "shard-2", metrics.HeldEventTime)
+	f := scrape(t, m)
+	if v := value(t, f, name, "op", "views_1m", "shard", "shard-1", "reason", "behind"); v != 1 {
+		t.Errorf("held_by views_1m shard-1 behind = %v, want 1", v)
+	}
+	m.WindowHeld("views_1m", "shard-3", metrics.HeldStalled)
+	f = scrape(t, m)
+	absent(t, f, name, "op", "views_1m", "shard", "shard-1")
+	if v := value(t, f, name, "op", "views_1m", "shard", "shard-3", "reason", "stalled"); v != 1 {
+		t.Errorf("held_by views_1m shard-3 stalled = %v, want 1", v)
+	}
+	if n := len(f[name].GetMetric()); n != 2 {
+		t.Errorf("%d held_by series, want one per operator (2)", n)
+	}
+	m.WindowHeld("views_1m", "", "")
+	f = scrape(t, m)
+	absent(t, f, name, "op", "views_1m")
+	if v := value(t, f, name, "op", "clicks_1m", "shard", "shard-2", "reason", "event_time"); v != 1 {
+		t.Errorf("held_by clicks_1m = %v after views_1m's went, want 1", v)
+	}
+	if n := testing.AllocsPerRun(100, func() { m.WindowHeld("clicks_1m", "shard-2", metrics.HeldEventTime) }); n != 0 {
+		t.Errorf("a repeated WindowHeld allocates %v times", n)
 	}
 }

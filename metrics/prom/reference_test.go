@@ -32,6 +32,7 @@ var hookSamples = map[string]func(metrics.Hooks){
 	"WindowEmit":     func(h metrics.Hooks) { h.WindowEmit("w", 2) },
 	"LateRows":       func(h metrics.Hooks) { h.LateRows("w", 1, metrics.LateDrop) },
 	"WindowProgress": func(h metrics.Hooks) { h.WindowProgress("w", time.Unix(100, 0), time.Unix(60, 0)) },
+	"WindowHeld":     func(h metrics.Hooks) { h.WindowHeld("w", "s", metrics.HeldStalled) },
 	"S3Upload":       func(h metrics.Hooks) { h.S3Upload("lake", metrics.S3Upload{Rows: 2, Bytes: 20}) },
 	"S3Retry":        func(h metrics.Hooks) { h.S3Retry("lake") },
 	"LookupCache":    func(h metrics.Hooks) { h.LookupCache("user:{user_id}", 4, 3) },

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/metrics"
 )
 
 // ShardInfo is one shard of the stream as the emitter needs it.
@@ -68,9 +69,13 @@ type EmitterStats struct {
 	Token     int64
 	Watermark time.Time // the global watermark last computed (zero: none yet)
 	Emitted   time.Time // windows ending at or before it are emitted
-	Rows      int64     // result rows written and acked (updates included)
-	Updates   int64     // of which re-emissions of updated windows
-	Cycles    int64
+	// HeldBy is the shard holding the watermark in the last cycle
+	// (empty: none, e.g. a quiet stream) and HeldReason why: a
+	// metrics.Held* reason.
+	HeldBy, HeldReason string
+	Rows               int64 // result rows written and acked (updates included)
+	Updates            int64 // of which re-emissions of updated windows
+	Cycles             int64
 }
 
 // NewEmitter builds the operator's emitter. Start runs it.
@@ -278,7 +283,10 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 			delete(e.firstSeen, s.ID)
 		}
 	}
-	gw, ok := globalWatermark(now, shards, marks, e.firstSeen, op.o.IdleTimeout, op.o.MaxOutOfOrderness)
+	gw, ok, hold := globalWatermark(now, shards, marks, e.firstSeen, op.o.IdleTimeout, op.o.MaxOutOfOrderness)
+	e.mu.Lock()
+	e.stats.HeldBy, e.stats.HeldReason = hold.Shard, hold.Reason
+	e.mu.Unlock()
 	if ls.hasWM && (!ok || ls.wm > gw) {
 		gw, ok = ls.wm, true
 	}
@@ -364,8 +372,10 @@ func (e *Emitter) reportProgress() {
 	e.mu.Unlock()
 	if !st.Holding {
 		st.Watermark, st.Emitted = time.Time{}, time.Time{}
+		st.HeldBy, st.HeldReason = "", ""
 	}
 	e.op.o.Hooks.WindowProgress(e.op.o.Name, st.Watermark, st.Emitted)
+	e.op.o.Hooks.WindowHeld(e.op.o.Name, st.HeldBy, st.HeldReason)
 }
 
 // readMarks reads every shard's mark and, when late rows update windows,
@@ -411,59 +421,124 @@ func (e *Emitter) readMarks(ctx context.Context, shards []ShardInfo) ([]shardMar
 }
 
 // globalWatermark is the minimum over contributing shards of (largest
-// applied event time − max out-of-orderness). A shard does not contribute
-// when it is finished, or idle: no rows for idleTimeout since its last
-// flush with rows or since a worker took its lease (ShardStarted). A shard
-// no worker has read yet holds the watermark back — it may hold data — for
-// at most unreadFactor × idleTimeout after it was first listed. When no
-// shard contributes but some have data, the stream is quiet: the watermark
-// advances with wall time from the most recent activity, so the last
-// windows close too.
-func globalWatermark(now time.Time, shards []ShardInfo, marks []shardMark, firstSeen map[string]time.Time, idle, ooo time.Duration) (int64, bool) {
-	nowMS := now.UnixMilli()
+// applied event time − max out-of-orderness), and the shard that holds it
+// (with why; empty when none does).
+//
+// A shard does not contribute when it is finished, or idle. Idle is
+// decided from the reader state its owner writes into the mark (seen,
+// read, caught): the shard is idle only when its owner's last read was
+// caught up (MillisBehindLatest 0) and recent, and neither a row nor a
+// read that was behind came for idleTimeout. A shard whose reader lags
+// (behind), has not read successfully for idleTimeout (stalled: slow,
+// throttled or failing GetRecords) or whose owner stopped refreshing the
+// mark for idleTimeout (no_owner) holds the watermark, so that its
+// on-time rows never turn late; a mark no owner refreshed for
+// unreadFactor × idleTimeout is left out (no worker reads the shard:
+// windows must not wait for it forever). A mark without reader state (a
+// shard no owner of this version has taken yet) is idle after idleTimeout
+// without rows since its last flush with rows or since a worker took its
+// lease, as before.
+//
+// A shard without applied rows that holds (or, without reader state, was
+// just leased) holds the watermark back entirely — it may hold data; one
+// no worker has read yet does so for at most unreadFactor × idleTimeout
+// after it was first listed. When no shard contributes but some have
+// data, the stream is quiet: the watermark advances with wall time from
+// the most recent activity, so the last windows close too.
+func globalWatermark(now time.Time, shards []ShardInfo, marks []shardMark, firstSeen map[string]time.Time, idle, ooo time.Duration) (int64, bool, watermarkHold) {
+	nowMS, idleMS := now.UnixMilli(), idle.Milliseconds()
 	var (
-		minWM, maxWM   int64 = math.MaxInt64, math.MinInt64
-		lastActive     int64 = math.MinInt64
-		contributing   bool
-		anyData        bool
-		holdingUnknown bool
+		minWM, maxWM int64 = math.MaxInt64, math.MinInt64
+		lastActive   int64 = math.MinInt64
+		contributing bool
+		anyData      bool
+		hold, gate   watermarkHold // the contributing shard with the least watermark; the first shard without rows that holds
 	)
 	for i, s := range shards {
 		m := marks[i]
 		if m.finished {
 			continue
 		}
+		why, idleNow, legacy := readerHold(nowMS, m, idleMS)
 		if !m.hasWM {
 			switch {
-			case m.active != 0 && nowMS-m.active <= idle.Milliseconds():
-				holdingUnknown = true // leased, its first rows are on their way
+			case !legacy:
+				if why == "" {
+					continue
+				}
+			case m.active != 0 && nowMS-m.active <= idleMS:
+				why = metrics.HeldUnread // leased, its first rows are on their way
 			case m.active == 0 && now.Sub(firstSeen[s.ID]) < unreadFactor*idle:
-				holdingUnknown = true // not read by anyone yet
+				why = metrics.HeldUnread // not read by anyone yet
+			default:
+				continue
+			}
+			if gate.Shard == "" {
+				gate = watermarkHold{s.ID, why}
 			}
 			continue
 		}
 		anyData = true
 		maxWM = max(maxWM, m.wm)
 		lastActive = max(lastActive, m.active)
-		if nowMS-m.active > idle.Milliseconds() {
+		if legacy {
+			if nowMS-m.active > idleMS {
+				continue
+			}
+			why = metrics.HeldEventTime
+		} else if idleNow {
 			continue
 		}
 		contributing = true
-		minWM = min(minWM, m.wm)
+		if m.wm < minWM {
+			minWM, hold = m.wm, watermarkHold{s.ID, why}
+		}
 	}
 	switch {
-	case holdingUnknown:
-		return 0, false
+	case gate.Shard != "":
+		return 0, false, gate
 	case contributing:
-		return minWM - ooo.Microseconds(), true
+		return minWM - ooo.Microseconds(), true, hold
 	case anyData:
-		return maxWM - ooo.Microseconds() + (nowMS-lastActive)*1000, true
+		return maxWM - ooo.Microseconds() + (nowMS-lastActive)*1000, true, watermarkHold{}
 	}
-	return 0, false
+	return 0, false, watermarkHold{}
+}
+
+// watermarkHold names the shard holding an operator's global watermark
+// and why (a metrics.Held* reason).
+type watermarkHold struct {
+	Shard, Reason string
+}
+
+// readerHold reads a mark's reader state: why the shard holds the
+// watermark ("" when it does not), whether it is idle, and whether the
+// mark has no reader state (legacy: written by an owner that does not
+// write it, so the caller decides from active alone). An owner that
+// writes the state stamps seen at least as late as active.
+func readerHold(nowMS int64, m shardMark, idleMS int64) (why string, idle, legacy bool) {
+	if !m.hasSeen || m.active > m.seen {
+		return "", false, true
+	}
+	switch {
+	case nowMS-m.seen > idleMS:
+		if nowMS-m.seen >= unreadFactor*idleMS {
+			return "", true, false // abandoned: no worker reads it
+		}
+		return metrics.HeldNoOwner, false, false
+	case m.read == 0 || nowMS-m.read > idleMS:
+		return metrics.HeldStalled, false, false
+	case m.caught == 0:
+		return metrics.HeldBehind, false, false
+	case nowMS-max(m.caught, m.active) <= idleMS:
+		return metrics.HeldEventTime, false, false
+	}
+	return "", true, false
 }
 
 // unreadFactor × idle_timeout is how long a shard no worker has read yet
-// holds the watermark back.
+// holds the watermark back, and how long a shard whose owner stopped
+// refreshing its mark does.
 const unreadFactor = 10
 
 // alignedClose is the end of the latest window ending at or before x.

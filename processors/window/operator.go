@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -85,6 +86,19 @@ type shardState struct {
 	gcols    []column
 	blob     []byte // deltas of the last flush, reused
 	blobEnds []int
+
+	// The shard's reader as this worker sees it, written into the mark so
+	// that the emitter can tell a caught-up quiet shard (idle) from a
+	// stalled or lagging one (it holds the watermark). reading is set
+	// between ShardStarted and the shard's release or end (under mu);
+	// readMS and caughtMS are written by ShardRead on the shard's
+	// goroutine; refreshed (under mu) is when the mark last got them.
+	reading   bool
+	readMS    atomic.Int64 // wall ms of the last GetRecords; 0: none since the lease began
+	caughtMS  atomic.Int64 // wall ms since which every read was caught up and empty; 0: behind
+	changed   atomic.Bool  // caught-up state changed since the mark last got it
+	refreshed time.Time
+	tried     time.Time // last refresh attempt: a failing Redis is retried once per flush interval
 }
 
 // New builds an operator on opts.Schema and starts its flush ticker.
@@ -507,16 +521,24 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 	}
 	keys := make([]string, 0, 3+2*len(s.windows)+2)
 	keys = append(keys, op.keys.mark(s.id), op.keys.windows(s.id), op.keys.updated(s.id))
-	args := make([]any, 0, 7+3*len(s.windows)+3)
-	args = append(args, s.mark.seq, s.mark.sub, s.to.seq, s.to.sub, "", "", "")
+	args := make([]any, 0, 10+3*len(s.windows)+3)
+	args = append(args, s.mark.seq, s.mark.sub, s.to.seq, s.to.sub, "", "", "", "", "", "")
 	if op.o.LateRows == LateUpdate {
 		args[6] = strconv.FormatInt(op.updateUS, 10)
 	}
 	if s.hasTS {
 		args[4] = strconv.FormatInt(s.maxTS, 10)
 	}
+	now := op.o.Now()
+	nowMS := now.UnixMilli()
 	if s.rows > 0 {
-		args[5] = strconv.FormatInt(op.o.Now().UnixMilli(), 10)
+		args[5] = strconv.FormatInt(nowMS, 10)
+	}
+	if s.reading {
+		// The same wall time as active: seen ≥ active tells the emitter
+		// that this mark's owner writes its reader state.
+		args[7], args[8], args[9] = strconv.FormatInt(nowMS, 10),
+			strconv.FormatInt(s.readMS.Load(), 10), strconv.FormatInt(s.caughtMS.Load(), 10)
 	}
 	if len(s.sessions) > 0 {
 		blob, minStart, err := encodeFragments(nil, op.plans, s.sessions)
@@ -566,6 +588,9 @@ func (op *Operator) flushOnce(ctx context.Context, s *shardState) error {
 	}
 	switch r.status {
 	case "ok", "applied":
+		if r.status == "ok" && s.reading {
+			s.refreshed = now
+		}
 		op.o.Hooks.WindowFlush(op.o.Name, (len(keys)-3)/2)
 		if s.updates > 0 {
 			op.o.Hooks.LateRows(op.o.Name, s.updates, metrics.LateUpdate)
@@ -683,8 +708,85 @@ func (op *Operator) flushLoop() {
 					op.log.Warn("window flush failed; will retry", "shard", s.id, "err", err)
 				}
 			}
+			op.refreshLocked(ctx, s)
 			s.mu.Unlock()
 		}
+	}
+}
+
+// refreshLocked writes the shard's reader state into its mark when it is
+// due: every idle_timeout/4 (so that a live owner's mark never looks
+// stale to the emitter) and, at most once per flush interval, when the
+// reader turned caught up or fell behind. A flush with rows carries the
+// state too, so a busy shard needs no refresh. One HSET per shard and
+// period: nothing per row. Runs under s.mu, so that it never lands after
+// the shard's release.
+func (op *Operator) refreshLocked(ctx context.Context, s *shardState) {
+	if !s.reading || s.lost || ctx.Err() != nil {
+		return
+	}
+	now := op.o.Now()
+	since := now.Sub(s.refreshed)
+	if since < op.refreshEvery() && (!s.changed.Load() || since < op.o.FlushInterval) || now.Sub(s.tried) < min(op.o.FlushInterval, op.refreshEvery()) {
+		return
+	}
+	s.changed.Store(false)
+	s.tried = now
+	nowMS := now.UnixMilli()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	n, err := hsetIfExistsScript.Run(rctx, op.o.Redis, []string{op.keys.mark(s.id)},
+		"seen", nowMS, "read", s.readMS.Load(), "caught", s.caughtMS.Load()).Int()
+	if err != nil {
+		s.changed.Store(true)
+		if ctx.Err() == nil {
+			op.log.Warn("refreshing the shard's reader state failed; will retry", "shard", s.id, "err", err)
+		}
+		return
+	}
+	if n == 0 && s.mark.seq != "" {
+		// The mark of a shard that flushed rows is gone: see ErrStateLost.
+		op.log.Error("window state lost from Redis: this shard's applied mark is gone; "+
+			"nothing more is flushed for it (restore Redis or rewind, then restart: docs/runbook.md)",
+			"shard", s.id, "expected", s.mark.seq)
+		s.lost = true
+		_ = op.failLost(s)
+		return
+	}
+	s.refreshed = now
+}
+
+// refreshEvery is how often an owner rewrites its shards' reader state:
+// well within idle_timeout, which is how stale the emitter lets it get.
+func (op *Operator) refreshEvery() time.Duration {
+	return max(op.o.IdleTimeout/4, 10*time.Millisecond)
+}
+
+// ShardRead records one GetRecords result of the shard (empty ones too)
+// and its MillisBehindLatest (0: caught up). It is called on the shard's
+// goroutine for every read and costs two atomic stores: the state reaches
+// Redis with the shard's next flush or refresh.
+func (op *Operator) ShardRead(shard string, records int, millisBehindLatest int64) {
+	s := op.shard(shard)
+	now := op.o.Now().UnixMilli()
+	first := s.readMS.Swap(now) == 0
+	switch caught := s.caughtMS.Load(); {
+	case millisBehindLatest > 0:
+		if caught != 0 || first {
+			s.caughtMS.Store(0)
+			s.changed.Store(true)
+		}
+	case records > 0:
+		// Caught up, but rows came: the quiet stretch starts again now
+		// (already before the rows are flushed, so that a refresh between
+		// this read and the flush cannot make the shard look idle).
+		s.caughtMS.Store(now)
+		if caught == 0 {
+			s.changed.Store(true)
+		}
+	case caught == 0:
+		s.caughtMS.Store(now)
+		s.changed.Store(true)
 	}
 }
 
@@ -692,22 +794,47 @@ func (op *Operator) flushLoop() {
 // read again before its first batch) and records the shard as active now,
 // so that the emitter waits idle_timeout for its first rows instead of
 // treating it as idle since its last owner's last flush.
+//
+// It also starts the shard's reader state: not caught up, nothing read
+// yet, so the shard holds the watermark until its reader reports that it
+// caught up (ShardRead) and idle_timeout passed without rows.
 func (op *Operator) ShardStarted(shard string) {
-	op.ShardReleased(shard)
+	s := op.shard(shard)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op.dropLocked(s, fmt.Errorf("window %s: shard %s taken again before its rows were applied", op.o.Name, shard))
+	s.readMS.Store(0)
+	s.caughtMS.Store(0)
+	s.changed.Store(false)
+	now := op.o.Now()
+	nowMS := now.UnixMilli()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := op.o.Redis.HSet(ctx, op.keys.mark(shard), "active", op.o.Now().UnixMilli()).Err(); err != nil {
+	if err := op.o.Redis.HSet(ctx, op.keys.mark(shard), "active", nowMS, "seen", nowMS, "read", 0, "caught", 0).Err(); err != nil {
 		op.log.Warn("recording the shard as active failed", "shard", shard, "err", err)
 	}
+	s.reading, s.refreshed = true, now
 }
 
 // ShardReleased drops the shard's partials: their batches are acked with an
-// error (they will be replayed by the next owner).
+// error (they will be replayed by the next owner). The mark's reader
+// state turns "behind", so that the shard holds the watermark until its
+// next owner's reader reports (or, stale, for at most unreadFactor ×
+// idle_timeout when no one takes it).
 func (op *Operator) ShardReleased(shard string) {
 	s := op.shard(shard)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	op.dropLocked(s, fmt.Errorf("window %s: shard %s released before its rows were applied", op.o.Name, shard))
+	if !s.reading {
+		return
+	}
+	s.reading = false
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := hsetIfExistsScript.Run(ctx, op.o.Redis, []string{op.keys.mark(shard)}, "caught", 0).Err(); err != nil {
+		op.log.Warn("recording the released shard's reader as stopped failed", "shard", shard, "err", err)
+	}
 }
 
 func (op *Operator) dropLocked(s *shardState, err error) {
@@ -734,6 +861,7 @@ func (op *Operator) ShardFinished(ctx context.Context, shard string) error {
 	if err := op.o.Redis.HSet(ctx, op.keys.mark(shard), "finished", "1").Err(); err != nil {
 		return fmt.Errorf("window %s: shard %s: mark finished: %w", op.o.Name, shard, err)
 	}
+	s.reading = false
 	return nil
 }
 

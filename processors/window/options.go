@@ -79,8 +79,13 @@ type Options struct {
 	// AllowedLateness keeps a window open for rows this much past its end
 	// (in watermark time) before it is closed and emitted.
 	AllowedLateness time.Duration
-	// IdleTimeout leaves a shard out of the global watermark once it has
-	// had no rows for this long (wall time). Default 1m.
+	// IdleTimeout leaves a shard out of the global watermark once its
+	// reader is caught up (its owner's last read returned
+	// MillisBehindLatest 0, less than IdleTimeout ago) and it has had no
+	// rows for this long (wall time); a shard with a backlog, a stalled
+	// reader or an owner that stopped refreshing its mark holds the
+	// watermark (see globalWatermark). It is also how stale an owner's
+	// mark may get before the shard counts as ownerless. Default 1m.
 	IdleTimeout time.Duration
 	// LateRows is the late-row policy (default dead_letter).
 	LateRows LatePolicy

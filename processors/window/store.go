@@ -15,7 +15,12 @@ import (
 //	                                            applied event time, µs), active (wall ms of
 //	                                            the last flush with rows), closed (windows
 //	                                            ending at or before it are closed, µs),
-//	                                            finished (1 once SHARD_END)
+//	                                            finished (1 once SHARD_END); the owner's
+//	                                            reader state: seen (wall ms it last wrote
+//	                                            it), read (wall ms of its last successful
+//	                                            GetRecords, 0: none), caught (wall ms since
+//	                                            which every read was caught up and empty,
+//	                                            0: the last read was behind)
 //	<prefix>:win:{<app>:<op>:<shard>}:windows   zset: window start → window end, windows
 //	                                            holding deltas of the shard
 //	<prefix>:win:{<app>:<op>:<shard>}:w:<start> list: the shard's deltas of one window
@@ -87,7 +92,9 @@ end
 // and its late list. ARGV: from seq, from sub (the mark the flush was
 // built on), to seq, to sub (its last row), largest event time (” if
 // none), wall ms of the flush (” if it had no rows), update horizon in µs
-// (” unless late rows update), then per window: start, end, delta
+// (” unless late rows update), the owner's reader state: seen, read,
+// caught (” when the owner has none: the fields are left alone), then
+// per window: start, end, delta
 // (session fragments: 's', earliest fragment start + gap, fragments; their
 // list is not in the window set).
 //
@@ -110,12 +117,12 @@ local c = nil
 if closed ~= '' then c = tonumber(closed) end
 if c then
   for i = 1, n do
-    local e = tonumber(ARGV[7 + 3*i - 1])
+    local e = tonumber(ARGV[10 + 3*i - 1])
     if e <= c and (ARGV[7] == '' or e <= c - tonumber(ARGV[7])) then return {'late', seq, tostring(sub), closed} end
   end
 end
 for i = 1, n do
-  local start, e, blob = ARGV[7 + 3*i - 2], tonumber(ARGV[7 + 3*i - 1]), ARGV[7 + 3*i]
+  local start, e, blob = ARGV[10 + 3*i - 2], tonumber(ARGV[10 + 3*i - 1]), ARGV[10 + 3*i]
   if c and e <= c then
     redis.call('RPUSH', KEYS[3 + 2*i], blob)
     redis.call('ZADD', KEYS[3], e, start)
@@ -128,6 +135,11 @@ if ARGV[5] ~= '' and (m[4] == false or tonumber(ARGV[5]) > tonumber(m[4])) then
   set[#set + 1] = 'wm'; set[#set + 1] = ARGV[5]
 end
 if ARGV[6] ~= '' then set[#set + 1] = 'active'; set[#set + 1] = ARGV[6] end
+if ARGV[8] ~= '' then
+  set[#set + 1] = 'seen'; set[#set + 1] = ARGV[8]
+  set[#set + 1] = 'read'; set[#set + 1] = ARGV[9]
+  set[#set + 1] = 'caught'; set[#set + 1] = ARGV[10]
+end
 redis.call('HSET', KEYS[1], unpack(set))
 return {'ok', ARGV[3], ARGV[4], closed}
 `)
@@ -155,6 +167,16 @@ if c == false or tonumber(c) < tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'closed', ARGV[1])
 end
 return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], ARGV[1], 'WITHSCORES')
+`)
+
+// hsetIfExistsScript sets fields of a hash only if it exists (KEYS: the
+// hash; ARGV: field, value, ...): an owner's periodic writes to its
+// shard's mark must not create one in a Redis that lost it. Answers 1, or
+// 0 when the hash is gone.
+var hsetIfExistsScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
 `)
 
 // lockScript takes or renews the emitter lock. KEYS: emit. ARGV: holder,
@@ -240,9 +262,16 @@ type shardMark struct {
 	closed   int64
 	hasCls   bool
 	finished bool
+	// The owner's reader state (see keySpace). A mark without seen was
+	// written by a version that did not know it: idleness from active
+	// alone, as before.
+	seen    int64 // wall ms
+	hasSeen bool
+	read    int64 // wall ms; 0: no successful read since the lease began
+	caught  int64 // wall ms; 0: the last read was behind (or none yet)
 }
 
-var markFields = []string{"seq", "sub", "wm", "active", "closed", "finished"}
+var markFields = []string{"seq", "sub", "wm", "active", "closed", "finished", "seen", "read", "caught"}
 
 func parseMark(vals []any) shardMark {
 	var m shardMark
@@ -266,6 +295,16 @@ func parseMark(vals []any) shardMark {
 	}
 	if s, ok := str(5); ok && s == "1" {
 		m.finished = true
+	}
+	if s, ok := str(6); ok {
+		m.seen, _ = strconv.ParseInt(s, 10, 64)
+		m.hasSeen = true
+	}
+	if s, ok := str(7); ok {
+		m.read, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s, ok := str(8); ok {
+		m.caught, _ = strconv.ParseInt(s, 10, 64)
 	}
 	return m
 }

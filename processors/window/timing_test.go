@@ -104,7 +104,7 @@ func TestGlobalWatermark(t *testing.T) {
 			if fs == nil {
 				fs = map[string]time.Time{}
 			}
-			got, ok := globalWatermark(now, shards, tc.marks, fs, idle, ooo)
+			got, ok, _ := globalWatermark(now, shards, tc.marks, fs, idle, ooo)
 			if ok != tc.ok || (ok && got != tc.want) {
 				t.Fatalf("got %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
 			}

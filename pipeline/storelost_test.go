@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/shardflow/shardflow/internal/delivered"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -115,10 +117,26 @@ func TestEmptiedLeaseStoreStopsReading(t *testing.T) {
 			t.Parallel()
 			r := startPrivateRedis(t, false)
 			s := newStack(t, 2)
+			// A window too: after the loss no window row may be emitted
+			// with a changed value under a row id already emitted.
+			winDelivery := s.name + "-win"
+			if err := delivered.CreateDeliveryStream(context.Background(), s.env.Firehose(t), winDelivery, s.env.S3Bucket, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := pipeline.Parse([]byte(s.yaml("redis", "", windowYAML(winDelivery))), func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Redis.URL = r.url()
+			cfg.Source.LeaseDuration = pipeline.Duration(3 * time.Second)
 			want := putEvents(t, s, 31, 300)
-			p, stop := runPipeline(t, storeLostConfig(t, s, r), "w1")
+			p, stop := runPipeline(t, cfg, "w1")
 			defer stop()
 			s.waitDelivered(t, len(want), 60*time.Second)
+			waitFor(t, "window rows emitted before the loss", 60*time.Second, func() bool {
+				return len(windowRowsByID(t, s, winDelivery)) > 0
+			})
+			rowsBefore := windowRowsByID(t, s, winDelivery)
 			addr := p.OpsAddr()
 			awaitReadyz(t, addr, http.StatusOK, "ready before the loss")
 
@@ -159,6 +177,13 @@ func TestEmptiedLeaseStoreStopsReading(t *testing.T) {
 					t.Fatalf("event %s put after the loss was delivered", id)
 				}
 			}
+			rowsAfter := windowRowsByID(t, s, winDelivery)
+			for id, r := range rowsAfter {
+				if old, ok := rowsBefore[id]; ok && old != r {
+					t.Errorf("window row %s emitted again with a changed value after the loss:\n%+v\n%+v", id, old, r)
+				}
+			}
+			t.Logf("window rows: %d before the loss, %d after", len(rowsBefore), len(rowsAfter))
 			keys, err := r.client().Keys(context.Background(), "*").Result()
 			if err != nil {
 				t.Fatal(err)
@@ -305,4 +330,26 @@ func TestStaleLeaseStoreStopsReading(t *testing.T) {
 	}
 	_ = res
 	checkExactlyOnce(t, s.waitDelivered(t, len(all), time.Second), all)
+}
+
+// windowRowsByID reads windowYAML's rows from S3, by row id; a row id
+// delivered twice with different values fails the test.
+func windowRowsByID(t *testing.T, s *stack, winDelivery string) map[string]windowRow {
+	t.Helper()
+	res, err := delivered.Collect(context.Background(), s.env.S3(t), s.env.S3Bucket, winDelivery+"/", "row_id", 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]windowRow{}
+	for _, line := range res.Sample {
+		var r windowRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("window row %q: %v", line, err)
+		}
+		if old, ok := out[r.RowID]; ok && old != r {
+			t.Fatalf("window row %s delivered with different values:\n%+v\n%+v", r.RowID, old, r)
+		}
+		out[r.RowID] = r
+	}
+	return out
 }

@@ -9,10 +9,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shardflow/shardflow/bench/harness"
 	"github.com/shardflow/shardflow/bench/workload"
 	"github.com/shardflow/shardflow/flow"
+	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/processors/decode"
 	"github.com/shardflow/shardflow/processors/window"
 )
@@ -57,20 +59,56 @@ func (o *countingOutput) Close(context.Context) error { return nil }
 // of price, distinct users) over 4 busy shards (3,300 records/s each, about
 // 1 MB/s, in batches of 500), with the default flush and emit intervals of
 // 1 s on a simulated clock: the Redis commands the private redis-server
-// executed (INFO commandstats, commands run by scripts included) per input
-// record stay at most 0.01.
+// (or the 3 primaries of a private cluster) executed (INFO commandstats,
+// commands run by scripts included) per input record stay at most 0.01.
 func TestRedisCommandsPerRecordReferenceWindow(t *testing.T) {
+	ctx := context.Background()
+	t.Run("single node", func(t *testing.T) {
+		rdb, err := harness.StartRedis(ctx, t.TempDir())
+		if err != nil {
+			t.Fatal(err) // redis-server is installed by deploy/local/up
+		}
+		defer rdb.Close()
+		commandsPerRecord(t, rdb.Client, func() int64 {
+			n, err := rdb.Commands(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n - 1 // the INFO call itself
+		})
+	})
+	// A cluster of 3 primaries: the commands of every primary (the
+	// cluster client's own topology reads included).
+	t.Run("cluster", func(t *testing.T) {
+		pc := testenv.StartPrivateCluster(t)
+		cl := pc.Client()
+		commandsPerRecord(t, cl, func() int64 {
+			var mu sync.Mutex
+			var total int64
+			err := cl.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+				c, err := harness.CommandCount(ctx, n)
+				mu.Lock()
+				total += c - 1
+				mu.Unlock()
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return total
+		})
+	})
+}
+
+// commandsPerRecord runs the reference window on rdb and checks the
+// commands count (before and after) says ≤ 0.01 per record.
+func commandsPerRecord(t *testing.T, rdb redis.UniversalClient, count func() int64) {
 	const shards, perShardRate, batch = 4, 3300, 500
 	events := 400_000
 	if testing.Short() {
 		events = 100_000
 	}
 	ctx := context.Background()
-	rdb, err := harness.StartRedis(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err) // redis-server is installed by deploy/local/up
-	}
-	defer rdb.Close()
 
 	fields := []decode.Field{
 		{Name: "event_id", Type: decode.String}, {Name: "user_id", Type: decode.String},
@@ -98,7 +136,7 @@ func TestRedisCommandsPerRecordReferenceWindow(t *testing.T) {
 		GroupBy: []string{"country", "page"}, MaxOutOfOrderness: 30 * time.Second, IdleTimeout: 5 * time.Second,
 		Aggregates: []window.Aggregate{{Name: "clicks", Func: window.Count}, {Name: "revenue", Func: window.Sum, Column: "price"},
 			{Name: "users", Func: window.CountDistinct, Column: "user_id"}},
-		Redis: rdb.Client, KeyPrefix: "ref", Now: clock.Now, LateRows: window.LateDrop,
+		Redis: rdb, KeyPrefix: "ref", Now: clock.Now, LateRows: window.LateDrop,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -112,10 +150,7 @@ func TestRedisCommandsPerRecordReferenceWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := rdb.Commands(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := count()
 	var wg sync.WaitGroup
 	step := time.Duration(batch) * time.Second / perShardRate // one batch per shard per step
 	nextEmit := clock.Now().Add(time.Second)
@@ -160,16 +195,13 @@ func TestRedisCommandsPerRecordReferenceWindow(t *testing.T) {
 			break
 		}
 	}
-	after, err := rdb.Commands(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := count()
 	if err := op.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	perRecord := float64(after-before-1) / float64(events) // -1: the INFO call itself
+	perRecord := float64(after-before) / float64(events)
 	t.Logf("%d records, 4 shards at %d records/s each (simulated), flush and emit every 1s: %d Redis commands (INFO commandstats) = %.5f per record; %d result rows, %d clicks counted",
-		events, perShardRate, after-before-1, perRecord, out.rows, out.clicks)
+		events, perShardRate, after-before, perRecord, out.rows, out.clicks)
 	if out.clicks != int64(events) {
 		t.Fatalf("counted %d clicks of %d events (late rows are dropped only if late; none should be with 30s out-of-orderness)", out.clicks, events)
 	}

@@ -31,6 +31,16 @@
 // shard sync, which balanced badly (integer division, one lease per tick),
 // are never consulted. consumer/kpl makes the KCL's de-aggregation safe.
 //
+// # A store that lost its data
+//
+// The coordinator binds the store's epoch at start and stops the worker for
+// good (every shard stopped without a checkpoint, nothing written to the
+// store again, SourceHealthy failing with the reason) when the store answers
+// ErrStoreLost, or went back: a lease token lower than one it saw, or a
+// checkpoint behind the one this process wrote under the same token. It
+// must never take an emptied or older store for a new application and read
+// from initial_position by itself.
+//
 // # Concurrency
 //
 // One goroutine, the coordinator's loop, owns the runners and every lease
@@ -41,7 +51,7 @@
 // and checkpoints are written from the shard's reader goroutine, so a shard
 // never has two checkpoint writers. A runner's stop (KCL worker shutdown)
 // runs on a goroutine of the coordinator's wait group. Locks: Consumer.mu
-// (processors by shard), runner.mu, coordinator.endedMu and viewMu are
+// (processors by shard), Consumer.writtenMu, runner.mu, coordinator.endedMu and viewMu are
 // leaves — none is held while taking another or across I/O.
 //
 // No KCL type leaves this package: the Handler sees flow.SourceRecord.

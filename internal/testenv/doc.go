@@ -27,6 +27,13 @@
 // at cleanup), signed by a throwaway CA from NewTestCA; it never turns
 // verification off.
 //
+// RedisCluster is the local stack's Redis Cluster (deploy/local/redis-cluster:
+// 3 primaries, 3 replicas) with a key prefix of the test's; tests that fail
+// over, migrate slots or kill nodes start a cluster of their own with
+// StartPrivateCluster (Failover, MigrateSlot, Kill, Start, WaitPromoted),
+// stopped at cleanup, and never disturb the shared one. TCPProxy.SetLatency
+// makes a service answer late without limiting its throughput.
+//
 // Every helper that creates something (a Kinesis stream, Redis keys, a
 // PostgreSQL database) removes it in tb.Cleanup, so tests can run in parallel
 // and against a long-lived stack:

@@ -42,7 +42,14 @@
 // and deltas share the hash tag {<app>:<operator>:<shard>}, the emitter's
 // lock and progress {<app>:<operator>}, so every script touches one slot.
 //
+// Applied marks, emitter lock tokens and emission progress only move
+// forward in one Redis: a flush that finds its shard's mark gone or behind
+// where this worker moved it, and an emitter that finds its lock gone or
+// its token or progress lower than it saw, stop with ErrStateLost and write
+// nothing more (the shard's pending batches fail, so checkpoints hold).
+//
 // It never counts a row twice (a flush whose range is applied is skipped),
-// never emits a window before the watermark passed it, and never imports
-// the outputs it feeds (results go through flow.Output).
+// never emits a window before the watermark passed it, never writes onto
+// state Redis lost, and never imports the outputs it feeds (results go
+// through flow.Output).
 package window

@@ -41,6 +41,9 @@ type shardProcessor struct {
 	lost atomic.Bool
 	// ended makes LeaseLost the processor's last hook call, exactly once.
 	ended atomic.Bool
+	// checkpointFails counts checkpoint writes failed in a row (the
+	// shard's goroutine only).
+	checkpointFails int
 }
 
 func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
@@ -232,7 +235,14 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 			p.markLost(err)
 			return
 		}
-		p.log.Error("checkpoint", "sequence", seq, "err", err)
+		// A store that does not answer (a Redis failover, a throttled
+		// table) is retried with the next batch: a warning, once per 30
+		// failures in a row; the checkpoint lag metric and its alert say
+		// when it lasts.
+		if p.checkpointFails++; p.checkpointFails%30 == 1 {
+			p.log.Warn("checkpoint not written; retrying with the next batch", "sequence", seq,
+				"failures_in_a_row", p.checkpointFails, "err", err)
+		}
 		// Put it back: the next call retries the same or a later position.
 		p.acks.mu.Lock()
 		if p.acks.acked == "" {
@@ -240,6 +250,10 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, force b
 		}
 		p.acks.mu.Unlock()
 		return
+	}
+	if p.checkpointFails > 0 {
+		p.log.Info("checkpoint written again", "sequence", seq, "failures_before", p.checkpointFails)
+		p.checkpointFails = 0
 	}
 	p.lastCheckpoint = time.Now()
 	p.c.cfg.Hooks.Checkpointed(p.shard, p.lastCheckpoint.Sub(arrival))

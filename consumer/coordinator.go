@@ -13,6 +13,7 @@ import (
 
 	"github.com/shardflow/shardflow/checkpoints"
 	"github.com/shardflow/shardflow/consumer/assign"
+	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/metrics"
 )
 
@@ -534,10 +535,8 @@ func checkpointBehind(stored, wrote string) bool {
 		return false
 	case stored == "":
 		return true
-	case len(stored) != len(wrote):
-		return len(stored) < len(wrote)
 	}
-	return stored < wrote
+	return flow.CompareSequence(stored, wrote) < 0
 }
 
 // storeLost stops this worker for good: the lease store it bound lost its

@@ -16,6 +16,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/shardflow/shardflow/flow"
 	"github.com/shardflow/shardflow/internal/delivered"
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -162,21 +163,9 @@ func TestEmptiedLeaseStoreStopsReading(t *testing.T) {
 			if code, body := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
 				t.Errorf("/healthz = %d after the loss (%s); want 200", code, body)
 			}
-			readBefore := p.Counters().RecordsIn
-			later := putEventsDirect(t, s, 32, 100)
 			// Three lease durations: a worker that took the shards again
 			// would have read TRIM_HORIZON (and the new events) by now.
-			time.Sleep(9 * time.Second)
-			if n := p.Counters().RecordsIn; n != readBefore {
-				t.Errorf("records read after the loss: %d → %d; want no reading", readBefore, n)
-			}
-			res := s.waitDelivered(t, len(want), time.Second)
-			checkExactlyOnce(t, res, want)
-			for id := range later {
-				if res.IDs[id] != 0 {
-					t.Fatalf("event %s put after the loss was delivered", id)
-				}
-			}
+			checkStoppedReading(t, p, s, want, 32, 9*time.Second)
 			rowsAfter := windowRowsByID(t, s, winDelivery)
 			for id, r := range rowsAfter {
 				if old, ok := rowsBefore[id]; ok && old != r {
@@ -229,13 +218,13 @@ func TestRestartedLeaseStoreResumes(t *testing.T) {
 	waitFor(t, "checkpoints past the new events", 20*time.Second, func() bool {
 		after := checkpointsOf(t, r)
 		for shard, seq := range before {
-			if seqLess(after[shard], seq) {
+			if flow.CompareSequence(after[shard], seq) < 0 {
 				t.Fatalf("checkpoint of %s moved backwards: %s → %s", shard, seq, after[shard])
 			}
 		}
 		moved := 0
 		for shard, seq := range before {
-			if seqLess(seq, after[shard]) {
+			if flow.CompareSequence(seq, after[shard]) < 0 {
 				moved++
 			}
 		}
@@ -260,14 +249,6 @@ func checkpointsOf(t *testing.T, r *privateRedis) map[string]string {
 		}
 	}
 	return out
-}
-
-// seqLess compares Kinesis sequence numbers (decimal strings).
-func seqLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
 }
 
 // TestStaleLeaseStoreStopsReading: the lease store goes back to an older

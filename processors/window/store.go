@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shardflow/shardflow/flow"
 )
 
 // keySpace names an operator's Redis keys.
@@ -60,13 +61,7 @@ type position struct {
 }
 
 func (a position) cmp(b position) int {
-	if len(a.seq) != len(b.seq) {
-		if len(a.seq) < len(b.seq) {
-			return -1
-		}
-		return 1
-	}
-	if c := strings.Compare(a.seq, b.seq); c != 0 {
+	if c := flow.CompareSequence(a.seq, b.seq); c != 0 {
 		return c
 	}
 	switch {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shardflow/shardflow/flow"
 )
 
 // position is where a row sits in its shard: the Kinesis sequence number of
@@ -46,7 +48,7 @@ func parsePosition(s string) (position, error) {
 // makes them (a longer number is larger once leading zeros are dropped),
 // then sub-sequences. The zero position is before every other.
 func (p position) cmp(q position) int {
-	if c := cmpSeq(p.seq, q.seq); c != 0 {
+	if c := flow.CompareSequence(p.seq, q.seq); c != 0 {
 		return c
 	}
 	switch {
@@ -56,15 +58,4 @@ func (p position) cmp(q position) int {
 		return 1
 	}
 	return 0
-}
-
-func cmpSeq(a, b string) int {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
 }

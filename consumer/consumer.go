@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"strconv"
 	"sync"
@@ -166,11 +167,7 @@ func (c *Consumer) noteCheckpoint(shard, seq string, token int64) {
 func (c *Consumer) checkpointsWritten() map[string]checkpointWrite {
 	c.writtenMu.Lock()
 	defer c.writtenMu.Unlock()
-	out := make(map[string]checkpointWrite, len(c.written))
-	for k, v := range c.written {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.written)
 }
 
 // New checks the config and builds a consumer; Start begins reading.

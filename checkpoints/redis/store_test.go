@@ -24,35 +24,32 @@ func TestStoreContract(t *testing.T) {
 func TestStoreEpochContract(t *testing.T) {
 	storetest.RunEpoch(t, func(t *testing.T) storetest.Space {
 		client, prefix := testenv.Load(t).Redis(t)
-		return storetest.Space{
-			Open: func() checkpoints.Store {
-				s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			},
-			Empty: func() {
-				keys, err := client.Keys(context.Background(), prefix+"*").Result()
-				if err == nil && len(keys) > 0 {
-					err = client.Del(context.Background(), keys...).Err()
-				}
-				if err != nil {
-					t.Fatalf("empty %s*: %v", prefix, err)
-				}
-			},
-		}
+		return epochSpace(t, client, prefix)
 	})
+}
+
+// epochSpace opens stores of one application under prefix and empties
+// them by deleting every key under it.
+func epochSpace(t *testing.T, client goredis.UniversalClient, prefix string) storetest.Space {
+	return storetest.Space{
+		Open:  func() checkpoints.Store { return mustNew(t, client, prefix) },
+		Empty: func() { testenv.DeleteRedisKeys(t, client, prefix) },
+	}
+}
+
+func mustNew(t testing.TB, client goredis.UniversalClient, prefix string) *Store {
+	t.Helper()
+	s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func newTestStore(t testing.TB) (*Store, *goredis.Client, string) {
 	t.Helper()
 	client, prefix := testenv.Load(t).Redis(t)
-	s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, client, prefix
+	return mustNew(t, client, prefix), client, prefix
 }
 
 func TestNewValidates(t *testing.T) {
@@ -262,37 +259,10 @@ func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 func TestStoreContractOnCluster(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) checkpoints.Store {
 		client, prefix := testenv.Load(t).RedisCluster(t)
-		s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return mustNew(t, client, prefix)
 	})
 	storetest.RunEpoch(t, func(t *testing.T) storetest.Space {
 		client, prefix := testenv.Load(t).RedisCluster(t)
-		return storetest.Space{
-			Open: func() checkpoints.Store {
-				s, err := New(client, Options{Prefix: prefix, Application: "clicks"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			},
-			Empty: func() {
-				// Every key of the store gone, on every primary.
-				err := client.ForEachMaster(context.Background(), func(ctx context.Context, n *goredis.Client) error {
-					keys, err := n.Keys(ctx, prefix+"*").Result()
-					for _, k := range keys {
-						if err == nil {
-							err = n.Del(ctx, k).Err()
-						}
-					}
-					return err
-				})
-				if err != nil {
-					t.Fatalf("empty %s*: %v", prefix, err)
-				}
-			},
-		}
+		return epochSpace(t, client, prefix)
 	})
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -49,6 +50,25 @@ func CleanupClusterKeys(tb testing.TB, client *redis.ClusterClient, prefix strin
 			tb.Errorf("testenv: deleting cluster keys %s*: %v", prefix, err)
 		}
 	})
+}
+
+// DeleteRedisKeys deletes every key under prefix now, on a single node or
+// on every primary of a cluster: for a test that empties a store on
+// purpose.
+func DeleteRedisKeys(tb testing.TB, client redis.UniversalClient, prefix string) {
+	tb.Helper()
+	var err error
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		err = deleteClusterKeys(c, prefix)
+	case *redis.Client:
+		_, err = deleteKeys(c, prefix)
+	default:
+		err = fmt.Errorf("client of type %T", client)
+	}
+	if err != nil {
+		tb.Fatalf("testenv: deleting Redis keys %s*: %v", prefix, err)
+	}
 }
 
 // RedisClusterAddrs is SHARDFLOW_REDIS_CLUSTER_ADDRS split at commas

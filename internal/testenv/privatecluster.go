@@ -172,28 +172,41 @@ func (n *ClusterNode) Role() string {
 	return s
 }
 
-// PrimaryOf is the running node that serves key's slot as a primary.
+// PrimaryOf is the node that the first running node able to answer says
+// serves key's slot as a primary.
 func (c *PrivateCluster) PrimaryOf(key string) *ClusterNode {
 	c.tb.Helper()
 	for _, n := range c.Nodes {
-		if n.cmd == nil {
-			continue
-		}
-		cl := n.node()
-		slots, err := cl.ClusterSlots(context.Background()).Result()
-		slot, err2 := cl.ClusterKeySlot(context.Background(), key).Result()
-		cl.Close()
-		if err != nil || err2 != nil {
-			continue
-		}
-		for _, s := range slots {
-			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
-				return c.byAddr(s.Nodes[0].Addr)
-			}
+		if p, ok := c.slotPrimaryAsSeenBy(n, key); ok && p != nil {
+			return p
 		}
 	}
 	c.tb.Fatalf("testenv: no running node knows the primary of %q", key)
 	return nil
+}
+
+// slotPrimaryAsSeenBy is the primary of key's slot in n's view of the
+// cluster (nil: n knows none); ok is false when n is down or does not answer.
+func (c *PrivateCluster) slotPrimaryAsSeenBy(n *ClusterNode, key string) (p *ClusterNode, ok bool) {
+	if n.cmd == nil {
+		return nil, false
+	}
+	cl := n.node()
+	defer cl.Close()
+	slots, err := cl.ClusterSlots(context.Background()).Result()
+	if err != nil {
+		return nil, false
+	}
+	slot, err := cl.ClusterKeySlot(context.Background(), key).Result()
+	if err != nil {
+		return nil, false
+	}
+	for _, s := range slots {
+		if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
+			return c.byAddr(s.Nodes[0].Addr), true
+		}
+	}
+	return nil, true
 }
 
 // ReplicaOf is a running replica of primary p.
@@ -305,20 +318,8 @@ func (c *PrivateCluster) servingPrimary(key string) *ClusterNode {
 		if n.cmd == nil {
 			continue
 		}
-		cl := n.node()
-		slots, err := cl.ClusterSlots(context.Background()).Result()
-		slot, err2 := cl.ClusterKeySlot(context.Background(), key).Result()
-		cl.Close()
-		if err != nil || err2 != nil {
-			return nil
-		}
-		var p *ClusterNode
-		for _, s := range slots {
-			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
-				p = c.byAddr(s.Nodes[0].Addr)
-			}
-		}
-		if p == nil || (found != nil && p != found) {
+		p, ok := c.slotPrimaryAsSeenBy(n, key)
+		if !ok || p == nil || (found != nil && p != found) {
 			return nil
 		}
 		found = p

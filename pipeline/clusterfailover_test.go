@@ -9,7 +9,6 @@ import (
 
 	"github.com/shardflow/shardflow/bench/workload"
 	"github.com/shardflow/shardflow/internal/delivered"
-	"github.com/shardflow/shardflow/internal/produce"
 	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -32,18 +31,7 @@ func TestPipelineThroughClusterFailovers(t *testing.T) {
 	cfg.Redis.URL = ""
 	cfg.Redis.ClusterAddrs = pc.Addrs()
 
-	gen := workload.New(workload.Config{Seed: 17, Total: events})
-	putDone := make(chan error, 1)
-	go func() {
-		_, err := produce.Put(context.Background(), s.env.Kinesis(t), gen, produce.Options{Stream: s.stream, Count: events, Rate: rate})
-		putDone <- err
-	}()
-	want := map[string]bool{}
-	replay := workload.New(workload.Config{Seed: 17, Total: events})
-	for range events {
-		e := replay.Next()
-		want[e.ID()] = true
-	}
+	putDone, want := putAtRate(t, s, workload.Config{Seed: 17, Total: events}, rate)
 
 	p, stop := runPipeline(t, cfg, "w1")
 	defer stop()
@@ -136,19 +124,7 @@ func TestClusterPrimaryRestartedWithoutItsData(t *testing.T) {
 	}
 	t.Logf("primary %s restarted without its data: unready after %s (%s)", victim.Addr(), time.Since(at).Round(time.Millisecond), failing(rep)["source"])
 	waitFor(t, "every shard stopped", 10*time.Second, func() bool { return len(p.OwnedShards()) == 0 })
-	readBefore := p.Counters().RecordsIn
-	later := putEventsDirect(t, s, 52, 100)
-	time.Sleep(8 * time.Second) // two lease durations
-	if n := p.Counters().RecordsIn; n != readBefore {
-		t.Errorf("records read after the loss: %d → %d; want none", readBefore, n)
-	}
-	res := s.waitDelivered(t, len(want), time.Second)
-	checkExactlyOnce(t, res, want)
-	for id := range later {
-		if res.IDs[id] != 0 {
-			t.Fatalf("event %s put after the loss was delivered", id)
-		}
-	}
+	checkStoppedReading(t, p, s, want, 52, 8*time.Second) // two lease durations
 }
 
 // TestWindowsExactThroughClusterFailovers runs a windowed pipeline on a
@@ -177,11 +153,7 @@ func TestWindowsExactThroughClusterFailovers(t *testing.T) {
 	shardTag := "{" + s.name + ":per_country:shardId-000000000000}"
 
 	genCfg := workload.Config{Seed: 19, Total: events, Span: 2 * time.Minute, Users: 3000}
-	putDone := make(chan error, 1)
-	go func() {
-		_, err := produce.Put(context.Background(), s.env.Kinesis(t), workload.New(genCfg), produce.Options{Stream: s.stream, Count: events, Rate: rate})
-		putDone <- err
-	}()
+	putDone, _ := putAtRate(t, s, genCfg, rate)
 	_, stop := runPipeline(t, cfg, "w1")
 	defer stop()
 	waitFor(t, "a first emission", 60*time.Second, func() bool {
@@ -205,16 +177,8 @@ func TestWindowsExactThroughClusterFailovers(t *testing.T) {
 	if err := <-putDone; err != nil {
 		t.Fatal(err)
 	}
-	gen := workload.New(genCfg)
-	all := make([]workload.Event, events)
-	var maxTS time.Time
-	for i := range all {
-		all[i] = gen.Next()
-		if all[i].TS.After(maxTS) {
-			maxTS = all[i].TS
-		}
-	}
-	waitWindowsEmitted(t, rdb, emitKey, maxTS.Truncate(10*time.Second).Add(10*time.Second))
+	all, lastEnd := tumbling10sEvents(genCfg)
+	waitWindowsEmitted(t, rdb, emitKey, lastEnd)
 	stop()
 	verifyWindowRows(t, s, winDelivery, all, "w1")
 }

@@ -247,18 +247,7 @@ func testFailover(t *testing.T, store string) {
 	shardflowBinary(t)
 
 	// Put events at a steady rate in the background.
-	gen := workload.New(workload.Config{Seed: 5, Total: events})
-	putDone := make(chan error, 1)
-	go func() {
-		_, err := produce.Put(context.Background(), s.env.Kinesis(t), gen, produce.Options{Stream: s.stream, Count: events, Rate: rate})
-		putDone <- err
-	}()
-	want := map[string]bool{}
-	replay := workload.New(workload.Config{Seed: 5, Total: events})
-	for range events {
-		e := replay.Next()
-		want[e.ID()] = true
-	}
+	putDone, want := putAtRate(t, s, workload.Config{Seed: 5, Total: events}, rate)
 
 	workers := []*worker{startWorker(t, cfg, "w1"), startWorker(t, cfg, "w2"), startWorker(t, cfg, "w3")}
 	held := func(ws []*worker) (total, lo, hi int) {

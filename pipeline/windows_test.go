@@ -16,7 +16,6 @@ import (
 
 	"github.com/shardflow/shardflow/bench/workload"
 	"github.com/shardflow/shardflow/internal/delivered"
-	"github.com/shardflow/shardflow/internal/produce"
 )
 
 // windowYAML is a 10 s tumbling window per country on the test stream,
@@ -78,11 +77,7 @@ func TestWindowsExactWithWorkerAndEmitterKilled(t *testing.T) {
 	t.Cleanup(func() { cleanupKeys(rdb, "sf-"+s.name+":*") })
 
 	genCfg := workload.Config{Seed: 9, Total: events, Span: 2 * time.Minute, Users: 3000}
-	putDone := make(chan error, 1)
-	go func() {
-		_, err := produce.Put(context.Background(), s.env.Kinesis(t), workload.New(genCfg), produce.Options{Stream: s.stream, Count: events, Rate: rate})
-		putDone <- err
-	}()
+	putDone, _ := putAtRate(t, s, genCfg, rate)
 	workers := map[string]*worker{"w1": startWorker(t, cfg, "w1"), "w2": startWorker(t, cfg, "w2")}
 
 	// Once windows are being emitted, kill -9 the emitter's holder.
@@ -111,16 +106,7 @@ func TestWindowsExactWithWorkerAndEmitterKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Expected: every event, minus those dead-lettered as late.
-	gen := workload.New(genCfg)
-	all := make([]workload.Event, events)
-	var maxTS time.Time
-	for i := range all {
-		all[i] = gen.Next()
-		if all[i].TS.After(maxTS) {
-			maxTS = all[i].TS
-		}
-	}
-	lastEnd := maxTS.Truncate(10 * time.Second).Add(10 * time.Second)
+	all, lastEnd := tumbling10sEvents(genCfg)
 	waitWindowsEmitted(t, rdb, emitKey, lastEnd)
 	// Emitted windows' deltas expire after windows[].emitted_retention
 	// (45 s here; 10 m by default).

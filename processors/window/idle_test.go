@@ -106,12 +106,7 @@ func (c *fakeClock) set(t time.Time) {
 // refreshAll runs every shard's due reader-state refresh now (the flush
 // loop does it on its ticker).
 func (op *Operator) refreshAll(ctx context.Context) {
-	op.mu.Lock()
-	shards := make([]*shardState, 0, len(op.shards))
-	for _, s := range op.shards {
-		shards = append(shards, s)
-	}
-	op.mu.Unlock()
+	shards := op.shardList()
 	for _, s := range shards {
 		s.mu.Lock()
 		op.refreshLocked(ctx, s)

@@ -695,12 +695,7 @@ func (op *Operator) flushLoop() {
 			return
 		case <-t.C:
 		}
-		op.mu.Lock()
-		shards := make([]*shardState, 0, len(op.shards))
-		for _, s := range op.shards {
-			shards = append(shards, s)
-		}
-		op.mu.Unlock()
+		shards := op.shardList()
 		for _, s := range shards {
 			s.mu.Lock()
 			if len(s.pending) > 0 && op.o.Now().Sub(s.since) >= op.o.FlushInterval {
@@ -865,14 +860,20 @@ func (op *Operator) ShardFinished(ctx context.Context, shard string) error {
 	return nil
 }
 
-// Flush applies every shard's partials now (retrying until ctx ends).
-func (op *Operator) Flush(ctx context.Context) error {
+// shardList is the shards the operator holds state for, now.
+func (op *Operator) shardList() []*shardState {
 	op.mu.Lock()
+	defer op.mu.Unlock()
 	shards := make([]*shardState, 0, len(op.shards))
 	for _, s := range op.shards {
 		shards = append(shards, s)
 	}
-	op.mu.Unlock()
+	return shards
+}
+
+// Flush applies every shard's partials now (retrying until ctx ends).
+func (op *Operator) Flush(ctx context.Context) error {
+	shards := op.shardList()
 	var errs []error
 	for _, s := range shards {
 		s.mu.Lock()

@@ -54,11 +54,9 @@ func TestPipelineThroughClusterFailovers(t *testing.T) {
 
 	// (3) SIGKILL of the slot's primary (the one just promoted).
 	victim := pc.PrimaryOf(tag)
-	at = time.Now()
 	pc.Kill(victim)
 	promoted := pc.WaitPromoted(victim, tag, 30*time.Second)
 	t.Logf("SIGKILL %s: replica promoted, slot served again after %s: %s", victim.Addr(), promoted.Round(time.Millisecond), pc)
-	_ = at
 	pc.Start(victim) // rejoins as a replica
 	pc.WaitOK(30 * time.Second)
 

@@ -46,23 +46,8 @@ func TestWindowsStalledShardHoldsTheWatermark(t *testing.T) {
 	if err := delivered.CreateDeliveryStream(ctx, s.env.Firehose(t), winDelivery, s.env.S3Bucket, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	yaml := s.yaml("redis", "", fmt.Sprintf(`windows:
-  - name: per_country
-    time_column: ts
-    tumbling: %s
-    group_by: [country]
-    max_out_of_orderness: %s
-    idle_timeout: %s
-    flush_interval: 250ms
-    emit_interval: 250ms
-    emitted_retention: 5m
-    aggregates:
-      - {name: clicks, fn: count}
-      - {name: revenue, fn: sum, column: price}
-      - {name: max_price, fn: max, column: price}
-      - {name: users, fn: count_distinct, column: user_id}
-    output:
-      firehose: {delivery_stream: %s, linger: 100ms}`, size, ooo, idle, winDelivery))
+	yaml := s.yaml("redis", "", windowYAMLWith(winDelivery, windowTiming{
+		size: size.String(), ooo: ooo.String(), idle: idle.String(), retention: "5m"}))
 	cfg, err := pipeline.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)

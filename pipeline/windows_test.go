@@ -21,24 +21,36 @@ import (
 // windowYAML is a 10 s tumbling window per country on the test stream,
 // sent to its own delivery stream.
 func windowYAML(delivery string) string {
+	return windowYAMLWith(delivery, windowTiming{size: "10s", ooo: "2s", lateness: "1s", idle: "15s", retention: "45s"})
+}
+
+// windowTiming is the time settings of windowYAMLWith's window ("": the
+// default).
+type windowTiming struct{ size, ooo, lateness, idle, retention string }
+
+// windowYAMLWith is windowYAML's window with other time settings.
+func windowYAMLWith(delivery string, w windowTiming) string {
+	var opt strings.Builder
+	for _, kv := range [][2]string{{"max_out_of_orderness", w.ooo}, {"allowed_lateness", w.lateness},
+		{"idle_timeout", w.idle}, {"emitted_retention", w.retention}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&opt, "\n    %s: %s", kv[0], kv[1])
+		}
+	}
 	return fmt.Sprintf(`windows:
   - name: per_country
     time_column: ts
-    tumbling: 10s
-    group_by: [country]
-    max_out_of_orderness: 2s
-    allowed_lateness: 1s
-    idle_timeout: 15s
+    tumbling: %s
+    group_by: [country]%s
     flush_interval: 250ms
     emit_interval: 250ms
-    emitted_retention: 45s
     aggregates:
       - {name: clicks, fn: count}
       - {name: revenue, fn: sum, column: price}
       - {name: max_price, fn: max, column: price}
       - {name: users, fn: count_distinct, column: user_id}
     output:
-      firehose: {delivery_stream: %s, linger: 100ms}`, delivery)
+      firehose: {delivery_stream: %s, linger: 100ms}`, w.size, opt.String(), delivery)
 }
 
 type windowRow struct {

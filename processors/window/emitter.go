@@ -670,19 +670,42 @@ func (e *Emitter) write(ctx context.Context, token int64, windows []closedWindow
 	}
 }
 
-// cleanup forgets emitted windows on every shard: they leave the shard's
-// window set and their deltas expire after EmittedTTL.
+// cleanup forgets emitted windows on every shard: their deltas expire
+// after EmittedTTL and they leave the shard's window set. The window set is
+// the to-do list: every window in it ending at or before closing gets its
+// expiry, also those of an earlier cycle whose cleanup did not happen (the
+// emitter died or Redis failed after recording the emission), so no delta
+// list is left without one.
 func (e *Emitter) cleanup(ctx context.Context, shards []ShardInfo, closing int64, lists []listRef) error {
 	op := e.op
 	if op.o.LateRows == LateUpdate {
 		return e.cleanupPastHorizon(ctx, shards, closing-op.updateUS)
 	}
+	upTo := strconv.FormatInt(closing, 10)
 	pipe := op.o.Redis.Pipeline()
-	for _, s := range shards {
-		pipe.ZRemRangeByScore(ctx, op.keys.windows(s.ID), "-inf", strconv.FormatInt(closing, 10))
+	done := make([]*redis.StringSliceCmd, len(shards))
+	for i, s := range shards {
+		done[i] = pipe.ZRangeByScore(ctx, op.keys.windows(s.ID), &redis.ZRangeBy{Min: "-inf", Max: upTo})
 	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("window %s: clean up emitted windows: %w", op.o.Name, err)
+	}
+	expire := make(map[string]bool, len(lists))
 	for _, r := range lists {
-		pipe.PExpire(ctx, op.keys.list(r.shard, r.start), e.eo.EmittedTTL)
+		expire[op.keys.list(r.shard, r.start)] = true
+	}
+	for i, s := range shards {
+		for _, m := range done[i].Val() {
+			if start, err := strconv.ParseInt(m, 10, 64); err == nil {
+				expire[op.keys.list(s.ID, start)] = true
+			}
+		}
+	}
+	for key := range expire {
+		pipe.PExpire(ctx, key, e.eo.EmittedTTL)
+	}
+	for _, s := range shards {
+		pipe.ZRemRangeByScore(ctx, op.keys.windows(s.ID), "-inf", upTo)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("window %s: clean up emitted windows: %w", op.o.Name, err)
